@@ -141,7 +141,9 @@ class BlockGenerator(nn.Module):
     def check_latents(self, latents: LatentLike, cut: int) -> Latents:
         lat = as_latents(latents)
         shapes = self.latent_shapes(cut)
-        if len(lat) != len(shapes) or any(tuple(t.shape[1:]) != s for t, s in zip(lat, shapes)):
+        if len(lat) != len(shapes) or any(
+            tuple(t.shape[1:]) != s for t, s in zip(lat, shapes, strict=True)
+        ):
             got = [tuple(t.shape) for t in lat]
             raise ValueError(
                 f"{self.name} at cut {cut} takes latents of per-example shapes {list(shapes)}, "
