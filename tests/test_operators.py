@@ -1,0 +1,219 @@
+import doctest
+import math
+
+import pytest
+import torch
+
+import gs.metrics
+import gs.operators
+from gs.operators import (
+    GaussianCS,
+    Inpainting,
+    StructuredCS,
+    SuperResolution,
+    make_operator,
+    paper_noise_std,
+    real_fourier,
+    real_fourier_inverse,
+)
+
+SHAPE = (3, 9, 7)  # tiny and odd: n = 189
+N = math.prod(SHAPE)
+OPS = [
+    ("cs", {"m": 40}),
+    ("cs", {"m": 40, "per_image": 2}),
+    ("cs_fast", {"m": 40}),
+    ("cs_fast", {"m": N}),
+    ("inpainting", {}),
+    ("inpainting", {"fraction": 0.5}),
+    ("sr", {}),
+    ("sr", {"factor": 2}),
+    ("identity", {}),
+]
+IDS = [f"{name}-{'-'.join(f'{k}{v}' for k, v in kw.items())}" for name, kw in OPS]
+
+
+def build(name, kw, device, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return make_operator(name, SHAPE, generator=g, device=device, **kw)
+
+
+@pytest.mark.parametrize(("name", "kw"), OPS, ids=IDS)
+def test_adjointness_and_shapes(name, kw, device, rng):
+    op = build(name, kw, device).double()
+    x = torch.randn(2, *SHAPE, generator=rng, dtype=torch.float64).to(device)
+    y = torch.randn(2, *op.meas_shape, generator=rng, dtype=torch.float64).to(device)
+    ax = op.A(x)
+    assert ax.shape == (2, *op.meas_shape)
+    aty = op.A_adjoint(y)
+    assert aty.shape == x.shape
+    lhs, rhs = (ax * y).sum(), (x * aty).sum()
+    assert float(abs(lhs - rhs)) < 1e-10 * max(1.0, float(abs(lhs)))
+    assert ax.device.type == device.type and op.device.type == device.type
+
+
+@pytest.mark.parametrize(("name", "kw"), OPS, ids=IDS)
+def test_bad_images_raise(name, kw):
+    op = build(name, kw, "cpu")
+    with pytest.raises(ValueError, match="shape"):
+        op.A(torch.zeros(2, 3, 9, 8))
+    with pytest.raises(ValueError, match="shape"):
+        op.A(torch.zeros(3, 9, 7))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        op.measure(torch.full((2, *SHAPE), 1.5))
+    bad = torch.rand(2, *SHAPE)
+    bad[0, 1, 2, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        op.measure(bad)
+    with pytest.raises(ValueError, match="shape"):
+        op.A_adjoint(torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("m", [0, -3, N + 1])
+@pytest.mark.parametrize("name", ["cs", "cs_fast"])
+def test_bad_m_raises(name, m):
+    with pytest.raises(ValueError, match="m="):
+        make_operator(name, SHAPE, m=m)
+
+
+def test_factory_errors():
+    with pytest.raises(ValueError, match="unknown operator 'blur'"):
+        make_operator("blur", SHAPE)
+    with pytest.raises(ValueError, match="needs the number of measurements"):
+        make_operator("cs", SHAPE)
+    with pytest.raises(TypeError, match="must be an int"):
+        make_operator("cs", SHAPE, m=10.0)
+    with pytest.raises(ValueError, match="image_shape"):
+        make_operator("identity", (9, 7))
+    with pytest.raises(ValueError, match="fraction"):
+        make_operator("inpainting", SHAPE, fraction=0.0)
+
+
+def test_gaussian_statistics(rng):
+    m = 400
+    op = GaussianCS((3, 16, 16), m, generator=rng)
+    assert op.matrix.shape == (768, m)
+    assert op.matrix.var().item() == pytest.approx(1 / m, rel=0.02)
+    assert op.matrix.mean().item() == pytest.approx(0.0, abs=3 / math.sqrt(768 * m) / math.sqrt(m))
+    x = torch.rand(64, 3, 16, 16, generator=rng)
+    ratio = op.A(x).pow(2).sum(1) / x.pow(2).flatten(1).sum(1)
+    # averaged over images (and a fixed A) the energy is kept up to sampling error
+    assert ratio.mean().item() == pytest.approx(1.0, abs=0.15)
+    # y = vec(x) A with vec in C, H, W order
+    torch.testing.assert_close(op.A(x[:1])[0], x[0].reshape(-1) @ op.matrix)
+
+
+def test_gaussian_per_image(rng):
+    op = GaussianCS(SHAPE, 30, generator=rng, per_image=3)
+    assert op.matrix.shape == (3, N, 30)
+    x = torch.rand(3, *SHAPE, generator=rng)
+    y = op.A(x)
+    for b in range(3):
+        torch.testing.assert_close(y[b], x[b].reshape(-1) @ op.matrix[b])
+    idx = torch.tensor([2, 0, 2, 1])
+    y2 = op.A(x[idx], index=idx)
+    torch.testing.assert_close(y2, y[idx])
+    with pytest.raises(ValueError, match="index"):
+        op.A(x[:2])
+
+
+def test_noise_formula_and_measure(rng):
+    assert paper_noise_std(12288, 100) == pytest.approx(0.01)
+    assert paper_noise_std(49152, 400) == pytest.approx(0.2 / 20)
+    assert paper_noise_std(49152, 8000) == pytest.approx(paper_noise_std(12288, 2000))
+    op = GaussianCS(SHAPE, 150, generator=rng, noise_std=0.3)
+    x = torch.rand(64, *SHAPE, generator=rng)
+    noise = op.measure(x, generator=torch.Generator().manual_seed(5)) - op.A(x)
+    assert noise.std().item() == pytest.approx(0.3, rel=0.05)
+    # the same generator seed gives the same noise draw
+    y1 = op.measure(x, generator=torch.Generator().manual_seed(5))
+    y2 = op.measure(x, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(y1, y2)
+    assert GaussianCS(SHAPE, 150).noise_std == pytest.approx(paper_noise_std(N, 150))
+    assert StructuredCS(SHAPE, 150).noise_std == pytest.approx(paper_noise_std(N, 150))
+    for name in ("inpainting", "sr", "identity"):
+        op = make_operator(name, SHAPE)
+        assert op.noise_std == 0
+        assert torch.equal(op.measure(x[:2]), op.A(x[:2]))
+
+
+def test_cpu_generator_gives_same_operator_on_every_device(device):
+    cpu = GaussianCS(SHAPE, 20, generator=torch.Generator().manual_seed(3))
+    dev = GaussianCS(SHAPE, 20, generator=torch.Generator().manual_seed(3), device=device)
+    assert torch.equal(cpu.matrix, dev.matrix.cpu())
+    x = torch.rand(2, *SHAPE, generator=torch.Generator().manual_seed(4))
+    y_cpu = cpu.measure(x, generator=torch.Generator().manual_seed(7))
+    y_dev = dev.measure(x.to(device), generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(y_dev.cpu(), y_cpu)
+
+
+@pytest.mark.parametrize("n", [10, 11, 189])
+def test_real_fourier_is_orthogonal(n, rng):
+    v = torch.randn(4, n, generator=rng, dtype=torch.float64)
+    w = real_fourier(v)
+    torch.testing.assert_close(w.norm(dim=1), v.norm(dim=1))
+    torch.testing.assert_close(real_fourier_inverse(w), v)
+
+
+def test_structured_rows_and_energy(rng):
+    m = 50
+    op = StructuredCS(SHAPE, m, generator=rng).double()
+    # rows are orthogonal with norm^2 n/m: A A^T = (n/m) I
+    eye = torch.eye(m, dtype=torch.float64)
+    torch.testing.assert_close(op.A(op.A_adjoint(eye)), eye * N / m)
+    # energy is kept on average over the operator's randomness
+    x = torch.rand(1, *SHAPE, generator=rng, dtype=torch.float64)
+    ratios = [
+        (
+            StructuredCS(SHAPE, m, generator=torch.Generator().manual_seed(s))
+            .double()
+            .A(x)
+            .pow(2)
+            .sum()
+            / x.pow(2).sum()
+        ).item()
+        for s in range(200)
+    ]
+    assert sum(ratios) / len(ratios) == pytest.approx(1.0, abs=0.1)
+
+
+def test_structured_memory_is_linear_in_n():
+    shape = (3, 128, 128)
+    n = math.prod(shape)
+    op = StructuredCS(shape, 24000, generator=torch.Generator().manual_seed(0))
+    numel = sum(b.numel() for b in op.buffers())
+    assert numel <= 3 * n  # perm, signs, rows: no n x m matrix
+    x = torch.rand(2, *shape, generator=torch.Generator().manual_seed(1))
+    assert op.A(x).shape == (2, 24000)
+
+
+def test_inpainting_mask(rng):
+    op = Inpainting(SHAPE, fraction=0.1, generator=rng)
+    assert op.mask.dtype == torch.bool and op.mask.shape == SHAPE
+    assert int(op.mask.sum()) == int(0.1 * N) == op.m
+    x = torch.rand(2, *SHAPE, generator=rng)
+    torch.testing.assert_close(op.A(x), x * op.mask)
+    big = Inpainting((3, 32, 32), generator=rng)
+    assert not torch.equal(big.mask[0], big.mask[1])  # channels masked independently
+
+
+def test_super_resolution_matches_interpolate(rng):
+    op = SuperResolution((3, 16, 12), factor=4)
+    x = torch.rand(2, 3, 16, 12, generator=rng)
+    ref = torch.nn.functional.interpolate(x, size=(4, 3), mode="bilinear", align_corners=True)
+    torch.testing.assert_close(op.A(x), ref)
+    assert op.meas_shape == (3, 4, 3) and op.m == 36
+
+
+@pytest.mark.parametrize(("name", "kw"), OPS, ids=IDS)
+def test_state_dict_roundtrip(name, kw):
+    a = build(name, kw, "cpu", seed=1)
+    b = build(name, kw, "cpu", seed=2)
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(2, *SHAPE, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.A(x), b.A(x))
+
+
+@pytest.mark.parametrize("module", [gs.operators, gs.metrics])
+def test_docstring_examples(module):
+    assert doctest.testmod(module, raise_on_error=False).failed == 0
