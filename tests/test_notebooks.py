@@ -1,0 +1,46 @@
+"""Every numbered notebook runs top to bottom with papermill in the smoke profile.
+
+Executed copies go to outputs/notebooks/smoke/ (where `make test` then runs
+``pytest --nbval-lax`` on them); figures go to a temporary folder, and every figure a
+notebook writes must come as PDF + PNG + CSV.
+"""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gs.notebooks import OUTPUT_DIR, notebook_paths, run_notebook
+
+NOTEBOOKS = notebook_paths()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no numbered notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_tracked_notebook_has_parameters_cell_and_no_outputs(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert "profile" in tagged[0].source
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, "clear outputs before commit"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_profile(path: Path, tmp_path: Path):
+    out = run_notebook(
+        path, "smoke", parameters={"out_dir": str(tmp_path)}, output_dir=OUTPUT_DIR / "smoke"
+    )
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    stems = {p.stem for p in tmp_path.iterdir()}
+    assert stems, "the notebook wrote no figure"
+    for stem in stems:
+        for ext in (".pdf", ".png", ".csv"):
+            assert (tmp_path / f"{stem}{ext}").is_file(), f"{stem}{ext} missing"
