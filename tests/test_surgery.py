@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import doctest
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -185,3 +187,14 @@ def test_reinitialize_deepcopy_equivalence_for_removed_blocks():
 
 def test_docstring_examples():
     assert doctest.testmod(gs.surgery, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_docs_cut_table_is_up_to_date():
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "make_cut_table", root / "scripts/make_cut_table.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    text = (root / "docs/cut_table.md").read_text(encoding="utf-8")
+    assert text == script.render(), "regenerate with: python scripts/make_cut_table.py"
