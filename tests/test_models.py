@@ -19,6 +19,16 @@ import gs.models.layers
 import gs.models.vae
 from gs.models import BEGAN, DCGAN, MODELS, VAE, build, vae_loss
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one intra-op thread is faster, and kinder to a shared CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # tiny members of every family, for forward passes
 TINY = {
     "dcgan": lambda: DCGAN(nz=5, ngf=2),

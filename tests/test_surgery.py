@@ -21,6 +21,16 @@ from gs.surgery import (
     share_removed,
 )
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one intra-op thread is faster, and kinder to a shared CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 TINY = {
     "dcgan": lambda: DCGAN(nz=5, ngf=2),
     "began128": lambda: BEGAN(128, latent_dim=3, ch=2),
@@ -198,3 +208,16 @@ def test_docs_cut_table_is_up_to_date():
     spec.loader.exec_module(script)
     text = (root / "docs/cut_table.md").read_text(encoding="utf-8")
     assert text == script.render(), "regenerate with: python scripts/make_cut_table.py"
+
+
+@pytest.mark.gpu
+def test_reinitialize_and_forward_on_cuda(name):
+    g = prepare_for_recovery(_trained_like(name).cuda())
+    cut = g.default_cut
+    a = reinitialize(g, cut, torch.Generator().manual_seed(3))
+    b = reinitialize(g, cut, torch.Generator().manual_seed(3))
+    assert a.device.type == "cuda"
+    assert all(torch.equal(u, v) for u, v in zip(a.parameters(), b.parameters(), strict=True))
+    z = a.sample_latents(2, cut, generator=torch.Generator("cuda").manual_seed(0))
+    feats = g.features(z, cut=cut)
+    torch.testing.assert_close(g(feats[-1], cut=g.valid_cuts[-1]), g(z, cut=cut))
