@@ -1,0 +1,245 @@
+"""Sweeps: grids and keys, the results store, resume after a kill, paired measurements,
+executors (threads, dask.distributed worker processes).
+
+Real recoveries use the shipped DCGAN at its cheapest cut (4) with 2 L-BFGS steps of one
+iteration each, on the data-free ``synthetic`` image set; the bookkeeping tests use a
+fake method registered in-process that costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from gs import experiments as E
+from gs import zoo
+from gs.experiments import ResultsStore, SweepError, Task, grid, run_sweep
+from gs.profiles import get_profile
+
+MODEL = "dcgan64-digiface"
+IMAGES = ["synthetic-000", "synthetic-001", "synthetic-002"]
+
+needs_dcgan = pytest.mark.skipif(not zoo.available(MODEL), reason=f"{MODEL} is not installed")
+
+
+def real_tasks(images=IMAGES, cut=4, m=(200,), method="surgery", seed=0) -> list[Task]:
+    """A tiny real grid: DCGAN 64, cheapest cut, 2 steps x 1 L-BFGS iteration, 1 restart."""
+    return grid(model=MODEL, family="dcgan", image_set="synthetic", split="test",
+                image=list(images), image_size=64, operator="cs", m=list(m), method=method,
+                cut=cut, seed=seed, steps=2, restarts=1, lr=0.1,
+                extra={"optimizer_options": {"max_iter": 1}})
+
+
+class Spy:
+    """A fake method: returns the clamped back-projection and remembers every call."""
+
+    def __init__(self, fail_on_call: int | None = None, exc: BaseException | None = None):
+        self.calls: list[tuple[Task, list[str], torch.Tensor]] = []
+        self.fail_on_call, self.exc = fail_on_call, exc
+
+    def __call__(self, generator, operator, y, task, x_true, names):
+        self.calls.append((task, list(names), y.clone()))
+        if self.fail_on_call is not None and len(self.calls) == self.fail_on_call:
+            raise self.exc
+        return type("R", (), {"images": operator.A_adjoint(y).clamp(0, 1)})()
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Register methods ``spy`` and ``spy2`` (no generator) for this test only."""
+    s = Spy()
+    monkeypatch.setitem(E.METHODS, "spy", E.Method(s, needs_generator=False))
+    monkeypatch.setitem(E.METHODS, "spy2", E.Method(s, needs_generator=False))
+    return s
+
+
+def spy_tasks(methods=("spy",), m=(100, 200), cut=(0, 1), images=IMAGES) -> list[Task]:
+    return grid(model="", family="", image_set="synthetic", split="test", image=list(images),
+                image_size=16, operator="cs", m=list(m), method=list(methods), cut=list(cut),
+                seed=0, steps=1, restarts=1, lr=0.1)
+
+
+# ---------------------------------------------------------------------- grids and keys
+def test_keys_are_stable_and_distinct():
+    t = real_tasks()[0]
+    # a fixed value: keys must not change between processes, sessions or versions of Python
+    assert t.key == "6e0246a2b14b73cf5064c5139060071b20d7e934"
+    assert dataclasses.replace(t).key == t.key
+    assert Task(**{**t.config(), "extra": t.options}).key == t.key  # dict or JSON: same
+    assert dataclasses.replace(t, seed=1).key != t.key
+    ts = spy_tasks(methods=("spy", "spy2"))
+    assert len(ts) == 3 * 2 * 2 * 2 == len({x.key for x in ts})
+
+
+def test_cs_grid_from_profile():
+    p = get_profile("smoke")
+    ts = E.cs_grid(p, image_set="synthetic", methods=("surgery", "reinit", "lasso_dct"))
+    n_img, n_m = p.n_test, len(p.ratios)
+    assert len(ts) == n_img * n_m * (2 + 1 + 1) == len({t.key for t in ts})
+    surgery = [t for t in ts if t.method == "surgery"]
+    assert {t.cut for t in surgery} == {0, 1}  # no surgery and the paper's DCGAN cut
+    assert {t.m for t in ts} == set(p.m_values(3 * 64 * 64))
+    assert all(t.steps == p.steps and t.lr == p.lr["dcgan"] for t in surgery)
+    lasso = [t for t in ts if t.method == "lasso_dct"]
+    assert all(t.model == "" and t.steps is None and t.options["budget"] == p.baseline_budget
+               for t in lasso)
+    with pytest.raises(ValueError, match="unknown method"):
+        E.cs_grid(p, image_set="synthetic", methods=("nope",))
+
+
+def test_batches_group_by_everything_but_the_image():
+    ts = spy_tasks()
+    bs = E.batches(ts)
+    assert len(bs) == 2 * 2 and all(len(b) == 3 for b in bs)
+    assert all(len({t.batch_key() for t in b}) == 1 for b in bs)
+    assert [len(b) for b in E.batches(ts, max_batch=2)] == [2, 1] * 4
+
+
+# ------------------------------------------------------------------------ the store
+def test_store_roundtrip_and_no_duplicates(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    t = spy_tasks()[0]
+    rec = {"key": t.key, **t.config(), "psnr": 20.0, "ssim": float("nan")}
+    assert store.add([rec]) == 1
+    assert store.add([rec, rec]) == 0
+    assert store.done_keys() == {t.key} and len(store) == 1
+    df = store.query(method="spy", m=[100, 999])
+    assert len(df) == 1 and df.psnr[0] == 20.0 and np.isnan(df.ssim[0])
+    assert len(store.query(method="other")) == 0
+    with pytest.raises(ValueError, match="unknown column"):
+        store.query(nope=1)
+    with pytest.raises(ValueError, match="unknown columns"):
+        store.add([{**rec, "bogus": 1}])
+
+
+# ---------------------------------------------------------------------- sweeps (fake)
+def test_sweep_resume_after_a_kill(tmp_path, spy, monkeypatch):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    ts = spy_tasks()
+    killer = Spy(fail_on_call=2, exc=KeyboardInterrupt())
+    monkeypatch.setitem(E.METHODS, "spy", E.Method(killer, needs_generator=False))
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(ts, store, progress=False)
+    assert len(store) == 3  # the first batch is stored, the killed one is not
+    monkeypatch.setitem(E.METHODS, "spy", E.Method(spy, needs_generator=False))
+    df = run_sweep(ts, store, progress=False)
+    assert len(spy.calls) == 3  # only the missing batches ran
+    assert len(store) == len(ts) == len(df) and list(df.key) == [t.key for t in ts]
+    assert df.key.is_unique and np.isfinite(df.psnr).all()
+    run_sweep(ts, store, progress=False)
+    assert len(spy.calls) == 3 and len(store) == len(ts)  # rerun: nothing to do
+
+
+def test_a_failing_batch_does_not_lose_the_others(tmp_path, monkeypatch):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    bad = Spy(fail_on_call=1, exc=RuntimeError("boom"))
+    monkeypatch.setitem(E.METHODS, "spy", E.Method(bad, needs_generator=False))
+    ts = spy_tasks(cut=(0,))
+    with pytest.raises(SweepError, match="1 of 2 batches failed.*boom"):
+        run_sweep(ts, store, progress=False)
+    assert len(store) == 3
+
+
+def test_y_is_shared_across_batches_and_methods(tmp_path, spy):
+    """One noise draw per (image, m, seed): the same y in a batch of 1 or 3, for every
+    method and cut (DESIGN decision 1); one A per (m, seed) (decision 2)."""
+    run_sweep(spy_tasks(methods=("spy", "spy2"), m=(100,)), ResultsStore(tmp_path / "a.sqlite"),
+              progress=False)
+    run_sweep(spy_tasks(m=(100,), cut=(5,), images=IMAGES[1:2]),
+              ResultsStore(tmp_path / "b.sqlite"), progress=False)
+    ys = {}
+    for _task, names, y in spy.calls:
+        for name, row in zip(names, y, strict=True):
+            ys.setdefault(name, []).append(row)
+    assert len(ys[IMAGES[1]]) == 2 * 2 + 1
+    for rows in ys.values():
+        for row in rows[1:]:
+            assert torch.equal(row, rows[0])
+    assert not torch.equal(ys[IMAGES[0]][0], ys[IMAGES[1]][0])
+
+
+def test_unknown_and_missing_methods_fail_clearly(tmp_path, monkeypatch):
+    baselines = pytest.importorskip("gs.baselines")
+    t = dataclasses.replace(spy_tasks()[0], method="lasso_dct")
+    monkeypatch.delattr(baselines, "recover_lasso_dct")
+    with pytest.raises(SweepError, match="needs gs.baselines.recover_lasso_dct"):
+        run_sweep([t], ResultsStore(tmp_path / "r.sqlite"), progress=False)
+    with pytest.raises(ValueError, match="unknown method"):
+        E.run_batch([dataclasses.replace(t, method="nope")])
+
+
+# ---------------------------------------------------------------------- sweeps (real)
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """A real sequential sweep: 2 batches (m = 100, 200) of 3 images."""
+    if not zoo.available(MODEL):
+        pytest.skip(f"{MODEL} is not installed")
+    store = ResultsStore(tmp_path_factory.mktemp("ref") / "r.sqlite")
+    ts = real_tasks(m=(100, 200))
+    return ts, run_sweep(ts, store, device="cpu", progress=False)
+
+
+@needs_dcgan
+def test_real_sweep_writes_one_record_per_task(reference):
+    ts, df = reference
+    assert len(df) == len(ts) and list(df.key) == [t.key for t in ts]
+    assert np.isfinite(df.psnr).all() and np.isfinite(df.ssim).all()
+    assert (df.loss > 0).all() and (df.batch_size == 3).all() and (df.device == "cpu").all()
+    assert set(df.cut) == {4} and set(df.m) == {100, 200}
+
+
+@needs_dcgan
+def test_thread_pool_sweep_equals_sequential(reference, tmp_path):
+    ts, ref = reference
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        df = run_sweep(ts, ResultsStore(tmp_path / "r.sqlite"), ex, device="cpu", progress=False)
+    np.testing.assert_allclose(df.psnr, ref.psnr, rtol=1e-5)
+    np.testing.assert_allclose(df.loss, ref.loss, rtol=1e-4)
+
+
+@needs_dcgan
+def test_image_result_does_not_depend_on_its_batch(reference):
+    """Init is drawn per image: recovering one image alone gives its batched result."""
+    ts, ref = reference
+    one = E.run_batch([ts[1]], device="cpu")[0]
+    assert one["key"] == ref.key[1]
+    np.testing.assert_allclose(one["psnr"], ref.psnr[1], rtol=1e-4)
+    images = E.recover_images([ts[1]], device="cpu")
+    assert images[ts[1].key].shape == (3, 64, 64)
+
+
+@needs_dcgan
+def test_dask_distributed_sweep_writes_to_the_same_store(reference, tmp_path):
+    """Half the grid sequentially, the rest on two dask worker processes, one store."""
+    distributed = pytest.importorskip("dask.distributed")
+    ts, ref = reference
+    store = ResultsStore(tmp_path / "r.sqlite")
+    run_sweep(ts[:3], store, device="cpu", progress=False)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        df = run_sweep(ts, store, client.get_executor(), device="cpu", progress=False)
+    assert len(store) == len(ts) and list(df.key) == list(ref.key)
+    np.testing.assert_allclose(df.psnr, ref.psnr, rtol=1e-4)
+
+
+@needs_dcgan
+def test_every_baseline_runs_through_a_sweep(tmp_path):
+    """Each baseline on one image, its step counts scaled down to a few steps by the
+    budget; lasso_dct and deep_decoder (no generator) at 16 px."""
+    pytest.importorskip("gs.baselines")
+    p = get_profile("smoke", n_test=1, ratios=(0.01,), restarts=1, baseline_budget=0.002)
+    ts = E.cs_grid(p, image_set="synthetic", methods=("iagan", "mgan"))
+    assert [t.cut for t in ts] == [0, 1]  # IAGAN: full generator; mGAN: the paper's cut
+    common = dict(image_set="synthetic", split="test", image="synthetic-000", operator="cs",
+                  m=30, seed=0, steps=None, lr=None, restarts=1, model="", family="",
+                  image_size=16, cut=0)
+    ts += [Task(method="lasso_dct", extra={"budget": 0.002}, **common),
+           Task(method="deep_decoder", extra={"budget": 0.002, "k": 4, "depth": 3}, **common)]
+    df = run_sweep(ts, ResultsStore(tmp_path / "r.sqlite"), device="cpu", progress=False)
+    assert list(df.method) == ["iagan", "mgan", "lasso_dct", "deep_decoder"]
+    assert np.isfinite(df.psnr).all() and np.isfinite(df.loss).all()
