@@ -1,0 +1,147 @@
+"""Helpers shared by the baselines: input checks, per-problem seeded draws, and the
+restart selection that turns ``P = B * R`` finished problems into a
+:class:`~gs.recovery.RecoveryResult`.
+
+The selection is the surgery recovery's (DESIGN decision 4): for every image, the
+restart whose *clamped* output has the lowest measurement MSE
+``mean((A clamp(x, 0, 1) - y)^2)`` wins; PSNR is on the clamped output, peak 1.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from gs.metrics import psnr as psnr_fn
+from gs.operators import Operator
+from gs.recovery import RecoveryResult, measurement_mse
+
+
+def check_measurements(operator: Operator, y: Tensor) -> None:
+    """Raise a ValueError unless ``y`` is a finite ``(B, *operator.meas_shape)`` batch."""
+    if not isinstance(y, Tensor):
+        raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
+    if y.ndim != 1 + len(operator.meas_shape) or tuple(y.shape[1:]) != operator.meas_shape:
+        raise ValueError(
+            f"y must have shape (B, {', '.join(map(str, operator.meas_shape))}) for this "
+            f"operator, got {tuple(y.shape)}"
+        )
+    if not torch.isfinite(y).all():
+        raise ValueError("y contains non-finite values (NaN or inf)")
+
+
+def check_restarts(restarts: int) -> int:
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"restarts must be a positive int, got {restarts!r}")
+    return restarts
+
+
+def check_same_device(operator: Operator, device: torch.device) -> None:
+    if operator.device != device:
+        raise ValueError(
+            f"operator is on {operator.device} but the model is on {device}; "
+            "move one with .to(device)"
+        )
+
+
+def model_family(generator) -> str:
+    """``"dcgan"``, ``"began"`` or ``"vae"`` from a generator's ``name`` (``began128`` ...)."""
+    return re.sub(r"\d+$", "", str(getattr(generator, "name", ""))).lower()
+
+
+def draw_per_problem(
+    P: int,
+    shapes: Sequence[tuple[int, ...]],
+    rng: torch.Generator,
+    *,
+    init: str = "clamped_normal",
+    limit: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+) -> list[Tensor]:
+    """Draw one tensor per shape for each of ``P`` problems, problem by problem.
+
+    Problem ``p`` draws ``shapes[0]``, ``shapes[1]``, ... from ``rng`` in order before
+    problem ``p + 1`` draws anything, so a batch of problems gets exactly the draws the
+    same problems get one call at a time with one shared ``rng``. ``init``:
+    ``clamped_normal`` (N(0,1) clamped to ``[-limit, limit]``, the paper's), ``normal``
+    (N(0,1) * limit) or ``uniform`` (U(-limit, limit)). Returns tensors ``(P, *shape)``
+    on ``rng``'s device.
+    """
+    out: list[list[Tensor]] = [[] for _ in shapes]
+    for _ in range(P):
+        for k, s in enumerate(shapes):
+            if init == "uniform":
+                t = (2 * torch.rand(s, generator=rng, device=rng.device, dtype=dtype) - 1) * limit
+            else:
+                t = torch.randn(s, generator=rng, device=rng.device, dtype=dtype)
+                t = t.clamp(-limit, limit) if init == "clamped_normal" else t * limit
+            out[k].append(t)
+    return [torch.stack(ts) for ts in out]
+
+
+def problem_index(B: int, R: int, device: torch.device) -> Tensor:
+    """``(B * R,)`` image index of every problem, image-major (problem ``b * R + r``)."""
+    return torch.arange(B * R, device=device) // R
+
+
+def select_best(
+    images: Tensor,
+    operator: Operator,
+    y: Tensor,
+    restarts: int,
+    *,
+    latents: Sequence[Tensor] = (),
+    trace: Tensor | None = None,
+    x_true: Tensor | None = None,
+    t0: float,
+    n_evals: int,
+    steps: int,
+    cut: int = 0,
+    info: dict | None = None,
+) -> RecoveryResult:
+    """Pick each image's best restart and pack a :class:`~gs.recovery.RecoveryResult`.
+
+    Args:
+        images: ``(B * R, 3, H, W)`` final outputs of all problems, image-major.
+        y: ``(B, *meas_shape)`` measurements.
+        latents: per-problem optimised tensors ``(B * R, ...)``; the best restart's are
+            returned.
+        trace: ``(T, B * R)`` per-step measurement MSE (float64, CPU), or None.
+    """
+    P = images.shape[0]
+    R = restarts
+    B = P // R
+    device = images.device
+    idx = problem_index(B, R, device)
+    with torch.no_grad():
+        rl = measurement_mse(operator.A(images.clamp(0, 1), index=idx), y[idx]).double()
+    rl = rl.view(B, R)
+    best = rl.argmin(dim=1)
+    pick = torch.arange(B, device=device) * R + best
+    out = images[pick].detach()
+    psnr_val = None
+    if x_true is not None:
+        operator.check_image(x_true, name="x_true")
+        psnr_val = psnr_fn(out, x_true.to(device=device, dtype=out.dtype))
+    if trace is None:
+        trace = torch.full((1, P), float("nan"), dtype=torch.float64)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return RecoveryResult(
+        images=out,
+        loss=rl.gather(1, best.unsqueeze(1)).squeeze(1),
+        restart_losses=rl,
+        best_restart=best,
+        latents=tuple(t.detach()[pick] for t in latents),
+        trace=trace.view(trace.shape[0], B, R),
+        psnr=psnr_val,
+        seconds=time.perf_counter() - t0,
+        n_evals=n_evals,
+        problem_evals=torch.full((B, R), steps, dtype=torch.long),
+        cut=cut,
+        info=dict(info or {}),
+    )
