@@ -1,0 +1,129 @@
+"""Deep Decoder recovery (Heckel & Hand 2019), the paper's untrained-network baseline.
+
+For every image ``b`` and restart ``r`` a fresh Deep Decoder ``G_theta``
+(:mod:`gs.models.deep_decoder`, PyTorch-default init, fixed input ``z ~ N(0,1)`` of
+shape ``k x 2 x 2``) is fitted by Adam (lr 1e-2, 5000 steps, no early stopping) to
+
+    min_theta  ||A G_theta(z) - y_b||^2 / m,
+
+and the output after the last step is returned; the best restart is the one with the
+lowest measurement MSE of the clamped output (DESIGN decision 4). All ``B * R``
+networks train in one batch with per-problem parameters and per-problem BatchNorm
+statistics (:func:`gs.models.deep_decoder.batched_forward`); Adam is elementwise, so
+this is ``B * R`` independent Adam runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import Tensor
+
+from gs.baselines._common import (
+    check_measurements,
+    check_restarts,
+    problem_index,
+    select_best,
+)
+from gs.models.deep_decoder import DD_SETTINGS, batched_forward, init_params
+from gs.operators import Operator
+from gs.recovery import RecoveryResult, measurement_mse, minimize
+
+DD_STEPS = 5000
+DD_LR = 1e-2
+
+
+def recover_deep_decoder(
+    generator: None,
+    operator: Operator,
+    y: Tensor,
+    *,
+    restarts: int = 3,
+    steps: int = DD_STEPS,
+    lr: float = DD_LR,
+    k: int | None = None,
+    depth: int | None = None,
+    seed: int = 0,
+    rng: torch.Generator | None = None,
+    x_true: Tensor | None = None,
+    progress: bool = False,
+) -> RecoveryResult:
+    """Deep Decoder recovery of ``B`` images from ``y: (B, *operator.meas_shape)``.
+
+    Args:
+        generator: ignored (pass None); the network is built here.
+        operator: the forward model; its device and dtype decide where this runs.
+        restarts: R fresh networks per image (3 in the paper).
+        steps, lr: Adam steps and learning rate (5000, 1e-2).
+        k, depth: channels and depth; default :data:`~gs.models.deep_decoder.DD_SETTINGS`
+            for the operator's image size (44/5 at 64 px, 89/6 at 128 px).
+        seed, rng: network weights and inputs are drawn from ``rng`` (default a CPU
+            generator seeded with ``seed``), problem by problem, image-major (problem
+            ``b * R + r``); calls sharing one ``rng`` reproduce a batched call.
+        x_true: ``(B, 3, H, W)`` ground truth for the PSNR.
+        progress: tqdm bar over steps.
+
+    Returns:
+        :class:`~gs.recovery.RecoveryResult`: ``images (B, 3, H, W)`` the best
+        restart's output after the last step; ``latents`` = that restart's input ``z``;
+        ``trace (steps + 1, B, R)`` the measurement MSE at every step and after the last;
+        ``info["params"]`` the best restart's stacked parameters, ``info["num_params"]``.
+    """
+    t0 = time.perf_counter()
+    check_measurements(operator, y)
+    R = check_restarts(restarts)
+    C, H, W = operator.image_shape
+    if H != W:
+        raise ValueError(f"Deep Decoder needs square images, got {H}x{W}")
+    if k is None or depth is None:
+        if H not in DD_SETTINGS:
+            raise ValueError(
+                f"no default Deep Decoder for {H} px (known: {sorted(DD_SETTINGS)}); pass k "
+                "and depth"
+            )
+        k = DD_SETTINGS[H]["k"] if k is None else k
+        depth = DD_SETTINGS[H]["depth"] if depth is None else depth
+    device, dtype = operator.device, operator.dtype
+    B = y.shape[0]
+    P = B * R
+    y = y.to(device=device, dtype=dtype)
+    if rng is None:
+        rng = torch.Generator().manual_seed(seed)
+    params0, z = init_params(P, k, depth, rng, out_channels=C, dtype=dtype)
+    params = {n: v.to(device).requires_grad_(True) for n, v in params0.items()}
+    z = z.to(device)
+    idx = problem_index(B, R, device)
+    y_p = y[idx]
+
+    def loss_fn() -> Tensor:
+        return measurement_mse(operator.A(batched_forward(params, z, H), index=idx), y_p)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="deep decoder", leave=False)
+
+    def callback(_k, _losses):
+        if bar is not None:
+            bar.update(1)
+
+    res = minimize(list(params.values()), loss_fn, optimizer="adam", steps=steps, lr=lr,
+                   final_eval=True, callback=callback)
+    if bar is not None:
+        bar.close()
+    with torch.no_grad():
+        images = batched_forward(params, z, H)
+    out = select_best(
+        images, operator, y, R, latents=(z,), trace=res.trace, x_true=x_true, t0=t0,
+        n_evals=res.n_evals, steps=steps + 1,
+        info={"method": "deep_decoder", "k": k, "depth": depth, "steps": steps, "lr": lr,
+              "restarts": R, "num_params": sum(v[0].numel() for v in params.values())},
+    )
+    pick = torch.arange(B, device=device) * R + out.best_restart.to(device)
+    out.info["params"] = {n: v.detach()[pick] for n, v in params.items()}
+    return out
+
+
+__all__ = ["DD_LR", "DD_STEPS", "recover_deep_decoder"]
