@@ -1,0 +1,211 @@
+"""mGANprior (Gu, Shen & Zhou, CVPR 2020) as the paper's authors ran it.
+
+``N`` latent codes ``z_n`` of the generator's ORIGINAL input shape each go through
+blocks ``[0, c)`` to give feature maps ``F_n = G_{[0,c)}(z_n)`` of shape ``(C_c, H_c,
+W_c)``; they are combined with per-code, per-channel weights ``alpha_n in R^{C_c}``
+
+    F = sum_n alpha_n (.) F_n          (broadcast over H_c, W_c; no 1/N; alpha may be < 0)
+
+and ``F`` goes through blocks ``c`` onwards. For BEGAN at ``c >= 2`` the skip input of
+the later blocks is a separate free tensor (``latent_shapes(c)[1]``), not built from
+the codes. The loss is the measurement MSE ``||A G_{[c,)}(F, skip) - y||^2 / m``
+(no perceptual term); ``z_n``, ``alpha_n`` and the skip start from the clamped normal;
+Adam with default betas, no scheduler; 3 restarts; best restart by the clamped
+measurement MSE (DESIGN decision 4).
+
+Per-model settings (PAPER_FACTS.md §(d)) are in :data:`MGAN_SETTINGS`. The generator
+runs in eval mode with frozen weights, so ``B * R`` problems (each with its ``N``
+codes) are one batch: the head runs on ``B * R * N`` codes at once.
+
+Difference from the authors' code: the returned image is the output *after* the last
+Adam step (the authors returned the forward pass from before it), so that the image
+returned is the one the restart selection scores, as for surgery.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import Tensor
+
+from gs.baselines._common import (
+    check_measurements,
+    check_restarts,
+    check_same_device,
+    draw_per_problem,
+    model_family,
+    problem_index,
+    select_best,
+)
+from gs.models.base import BlockGenerator, SequentialGenerator
+from gs.operators import Operator
+from gs.recovery import RecoveryResult, frozen, measurement_mse, minimize
+
+MGAN_SETTINGS: dict[str, dict] = {
+    "dcgan": {"cut": 1, "n_codes": 10, "steps": 5000, "lr": 3e-2},
+    "began": {"cut": 2, "n_codes": 20, "steps": 3000, "lr": 1e-3},
+    "vae": {"cut": 1, "n_codes": 20, "steps": 3000, "lr": 5e-3},
+}
+"""The paper's mGANprior settings per model family: cut, number of codes, Adam steps, lr."""
+
+
+def run_head(generator: BlockGenerator, z: Tensor, cut: int) -> Tensor:
+    """The main feature map at ``cut`` from cut-0 latents: blocks ``[0, cut)`` only.
+
+    ``z: (B, *latent_shapes(0)[0])`` -> ``(B, *latent_shapes(cut)[0])``. Runs exactly
+    ``blocks[:cut]`` for sequential generators (DCGAN, VAE) and for BEGAN (whose skip
+    source ``h0`` is the output of block 0); any other generator falls back to
+    :meth:`~gs.models.base.BlockGenerator.features` (which runs every block).
+    """
+    generator.check_cut(cut)
+    blocks = generator.blocks
+    if isinstance(generator, SequentialGenerator):
+        x = z
+        for block in blocks[:cut]:
+            x = block(x)
+        return x
+    if model_family(generator) == "began":
+        x, skip = z, None
+        for i in range(cut):
+            block = blocks[i]
+            x = block(x, skip) if getattr(block, "uses_skip", False) else block(x)
+            if i == 0:
+                skip = x
+        return x
+    return generator.features((z,), cut=0)[cut][0]
+
+
+def mgan_render(
+    generator: BlockGenerator, z: Tensor, alpha: Tensor, *rest: Tensor, cut: int
+) -> Tensor:
+    """The mGANprior image ``G_{[c,)}(sum_n alpha_n (.) G_{[0,c)}(z_n), *rest)``.
+
+    ``z: (P, N, *latent_shapes(0)[0])``, ``alpha: (P, N, C_c)``, ``rest``: the other
+    latents at ``cut`` (BEGAN's free skip ``(P, ch, 8, 8)``). Returns ``(P, 3, H, W)``.
+    """
+    P, N = z.shape[:2]
+    feats = run_head(generator, z.reshape(P * N, *z.shape[2:]), cut)
+    feats = feats.view(P, N, *feats.shape[1:])
+    a = alpha.view(P, N, alpha.shape[-1], *([1] * (feats.ndim - 3)))
+    return generator(((a * feats).sum(1), *rest), cut=cut)
+
+
+def mgan_num_params(generator: BlockGenerator, cut: int | None = None,
+                    n_codes: int | None = None) -> int:
+    """Optimised numbers per image: ``N (dim z + C_c)`` plus the free skip, if any."""
+    s = MGAN_SETTINGS.get(model_family(generator), {})
+    cut = s.get("cut", generator.default_cut) if cut is None else cut
+    n_codes = s.get("n_codes", 10) if n_codes is None else n_codes
+    shapes = generator.latent_shapes(cut)
+    z_dim = generator.latent_dim(0)
+    extra = sum(int(torch.Size(sh).numel()) for sh in shapes[1:])
+    return n_codes * (z_dim + shapes[0][0]) + extra
+
+
+def recover_mgan(
+    generator: BlockGenerator,
+    operator: Operator,
+    y: Tensor,
+    *,
+    restarts: int = 3,
+    steps: int | None = None,
+    lr: float | None = None,
+    cut: int | None = None,
+    n_codes: int | None = None,
+    seed: int = 0,
+    rng: torch.Generator | None = None,
+    x_true: Tensor | None = None,
+    progress: bool = False,
+) -> RecoveryResult:
+    """mGANprior recovery of ``B`` images from ``y: (B, *operator.meas_shape)``.
+
+    Args:
+        generator: a block generator; run in eval mode with frozen weights (restored
+            afterwards).
+        operator: forward model on the generator's device.
+        restarts: R restarts per image (3 in the paper).
+        steps, lr, cut, n_codes: default :data:`MGAN_SETTINGS` for the generator's
+            family (``dcgan``, ``began``, ``vae``); required for other generators.
+        seed, rng: inits drawn from ``rng`` (default a CPU generator seeded with
+            ``seed``), problem by problem, image-major: for each problem the ``N`` codes
+            ``(N, *shape_0)``, then ``alpha (N, C_c)``, then the skip. Calls sharing one
+            ``rng`` reproduce a batched call.
+        x_true: ground truth for the PSNR.
+
+    Returns:
+        :class:`~gs.recovery.RecoveryResult`; ``latents = (z (B, N, *shape_0), alpha (B,
+        N, C_c)[, skip (B, *skip_shape)])`` of the best restart; ``trace (steps + 1, B,
+        R)`` measurement MSE; ``cut`` the mixing cut.
+    """
+    t0 = time.perf_counter()
+    fam = model_family(generator)
+    s = MGAN_SETTINGS.get(fam)
+    if s is None and None in (steps, lr, cut, n_codes):
+        raise ValueError(
+            f"no default mGANprior settings for {getattr(generator, 'name', generator)!r} "
+            f"(known: {sorted(MGAN_SETTINGS)}); pass steps, lr, cut and n_codes"
+        )
+    s = s or {}
+    steps = s["steps"] if steps is None else steps
+    lr = s["lr"] if lr is None else lr
+    cut = s["cut"] if cut is None else cut
+    n_codes = s["n_codes"] if n_codes is None else n_codes
+    if cut < 1:
+        raise ValueError(f"mGANprior mixes features at a cut >= 1, got cut={cut}")
+    if n_codes < 1:
+        raise ValueError(f"n_codes must be >= 1, got {n_codes}")
+    generator.check_cut(cut)
+    check_measurements(operator, y)
+    R = check_restarts(restarts)
+    device = generator.device
+    dtype = next(generator.parameters()).dtype
+    check_same_device(operator, device)
+    B = y.shape[0]
+    P = B * R
+    N = n_codes
+    y = y.to(device=device, dtype=dtype)
+
+    shape0 = generator.latent_shapes(0)[0]
+    shapes_c = generator.latent_shapes(cut)
+    channels = shapes_c[0][0]
+    draw_shapes = [(N, *shape0), (N, channels), *shapes_c[1:]]
+    if rng is None:
+        rng = torch.Generator().manual_seed(seed)
+    init = draw_per_problem(P, draw_shapes, rng, dtype=dtype)
+    variables = [t.to(device).requires_grad_(True) for t in init]
+    idx = problem_index(B, R, device)
+    y_p = y[idx]
+
+    def render() -> Tensor:
+        return mgan_render(generator, *variables, cut=cut)
+
+    def loss_fn() -> Tensor:
+        return measurement_mse(operator.A(render(), index=idx), y_p)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=f"mGANprior c={cut}", leave=False)
+
+    def callback(_k, _losses):
+        if bar is not None:
+            bar.update(1)
+
+    with frozen(generator):
+        res = minimize(variables, loss_fn, optimizer="adam", steps=steps, lr=lr,
+                       final_eval=True, callback=callback)
+        with torch.no_grad():
+            images = render()
+    if bar is not None:
+        bar.close()
+    return select_best(
+        images, operator, y, R, latents=variables, trace=res.trace, x_true=x_true, t0=t0,
+        n_evals=res.n_evals, steps=steps + 1, cut=cut,
+        info={"method": "mgan", "n_codes": N, "steps": steps, "lr": lr, "restarts": R,
+              "num_params": mgan_num_params(generator, cut, N)},
+    )
+
+
+__all__ = ["MGAN_SETTINGS", "mgan_num_params", "mgan_render", "recover_mgan", "run_head"]
