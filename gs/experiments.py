@@ -81,14 +81,19 @@ from gs.operators import make_operator
 from gs.profiles import Profile, resolve_device
 
 __all__ = [
+    "BASELINE_CUTS",
+    "COLUMNS",
     "IMAGE_SOURCES",
     "METHODS",
+    "Images",
+    "Method",
     "ResultsStore",
     "SweepError",
     "Task",
     "batches",
     "cs_grid",
     "grid",
+    "init_latents",
     "load_images",
     "measurements",
     "recover_images",

@@ -9,6 +9,7 @@ fake method registered in-process that costs nothing.
 from __future__ import annotations
 
 import dataclasses
+import doctest
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -64,6 +65,10 @@ def spy_tasks(methods=("spy",), m=(100, 200), cut=(0, 1), images=IMAGES) -> list
 
 
 # ---------------------------------------------------------------------- grids and keys
+def test_docstring_examples():
+    assert doctest.testmod(E, raise_on_error=False).failed == 0
+
+
 def test_keys_are_stable_and_distinct():
     t = real_tasks()[0]
     # a fixed value: keys must not change between processes, sessions or versions of Python
