@@ -300,10 +300,13 @@ class StructuredCS(Operator):
     noise model applies. Buffers: ``perm (n,)``, ``signs (n,)``, ``rows (m,)``: no
     ``n x m`` matrix is ever formed, and ``A`` costs O(n log n) per image.
 
-    Recovery with it behaves like the dense Gaussian operator (see the benchmark
-    ``bench/recovery.py --compare-structured``): the randomisation ``D P`` makes every
-    row incoherent with smooth images, as Gaussian rows are. It is not the authors'
-    operator: use ``"cs"`` for paper-faithful runs that fit in memory.
+    Recovery with it behaves like the dense Gaussian operator: the randomisation ``D P``
+    makes every row incoherent with smooth images, as Gaussian rows are. Measured with
+    ``bench/recovery.py --compare-structured`` (DigiFace DCGAN, c=1, m=1000, 16 shipped
+    test faces x 3 restarts, same inits, L-BFGS lr 0.1 for 2 of the paper's 25 steps, CPU):
+    mean PSNR 21.78 dB structured vs 21.65 dB dense, paired difference +0.13 +- 0.36 dB
+    (mean +- SD over images). It is not the authors' operator: use ``"cs"`` for
+    paper-faithful runs that fit in memory.
     """
 
     def __init__(

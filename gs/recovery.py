@@ -21,6 +21,21 @@ module runs ``P`` such problems as ONE batched optimisation:
 Speed comes from batching (one convolution over ``B * R`` problems is a bigger, more
 efficient GEMM than ``B * R`` small ones) and from a two-loop recursion vectorised over
 problems instead of Python loops per problem.
+
+>>> import torch
+>>> from gs.models.dcgan import DCGAN
+>>> from gs.operators import make_operator
+>>> _ = torch.manual_seed(0)
+>>> g = DCGAN(nz=16, ngf=8).eval()
+>>> rng = torch.Generator().manual_seed(0)
+>>> x = g(g.sample_latents(2, 0, generator=rng), cut=0).detach()
+>>> op = make_operator("cs", (3, 64, 64), m=100, generator=rng)
+>>> res = recover(g, op, op.measure(x, generator=rng), cut=1, restarts=3, steps=1, x_true=x)
+>>> res.images.shape, res.restart_losses.shape, res.trace.shape
+(torch.Size([2, 3, 64, 64]), torch.Size([2, 3]), torch.Size([2, 2, 3]))
+
+Mixed precision (``amp=True``) suits Adam; with L-BFGS the bfloat16 rounding of the
+loss soon trips ``tolerance_change`` and the iterations stall.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
+import doctest
+
 import pytest
 import torch
 
+import gs.recovery
 from gs.models.dcgan import DCGAN
 from gs.operators import GaussianCS, Identity, make_operator
 from gs.recovery import BatchedLBFGS, frozen, minimize, recover
@@ -298,3 +301,8 @@ def test_recover_bad_inputs(cs_problem):
     if torch.cuda.is_available():
         with pytest.raises(ValueError, match="operator is on"):
             recover(g, op.to("cuda"), y, 1)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(gs.recovery, raise_on_error=False)
+    assert result.attempted > 0 and result.failed == 0
