@@ -183,7 +183,7 @@ def fista_lasso_dct(
         bar = tqdm(total=max_iter, desc="lasso-dct", leave=False)
     for _ in range(max_iter):
         r = _centre(system.forward(v) - yf)
-        trace.append((r.pow(2).sum(1) / m_entries).double().cpu())
+        trace.append((r.pow(2).sum(1) / m_entries).detach())
         grad = 2 * system.adjoint(r)
         w_new = soft_threshold(v - grad * inv_L, thresh)
         diff = w_new - w
@@ -209,7 +209,7 @@ def fista_lasso_dct(
     intercept = -r.mean(1)
     rc = r + intercept.unsqueeze(1)
     objective = rc.pow(2).sum(1) + gamma * w.abs().flatten(1).sum(1)
-    trace.append((rc.pow(2).sum(1) / m_entries).double().cpu())
+    trace.append((rc.pow(2).sum(1) / m_entries).detach())
     return {
         "w": w,
         "intercept": intercept,
@@ -217,7 +217,7 @@ def fista_lasso_dct(
         "n_iter": n_iter,
         "converged": ~active,
         "lipschitz": L,
-        "trace": torch.stack(trace),
+        "trace": torch.stack(trace).double().cpu(),
     }
 
 
