@@ -91,20 +91,28 @@ __all__ = [
     "SweepError",
     "Task",
     "batches",
+    "chosen_cuts",
     "cs_grid",
+    "default_store",
     "grid",
     "init_latents",
     "load_images",
     "measurements",
+    "model_info",
+    "model_sweep_cuts",
+    "per_family",
     "recover_images",
     "register_image_source",
     "register_method",
     "run_batch",
     "run_sweep",
+    "select_cuts",
     "stable_seed",
 ]
 
 CS_OPERATORS = ("cs", "cs_fast")
+#: Methods that solve a convex problem to a tolerance: no step budget applies.
+CONVEX_METHODS = ("lasso_dct",)
 
 
 # ------------------------------------------------------------------------------ tasks
@@ -216,15 +224,28 @@ def grid(**axes: Any) -> list[Task]:
 
 
 @functools.cache
-def _model_info(model: str) -> tuple[int, int]:
-    """``(image_size, default_cut)`` of a zoo entry, built on the meta device (no weights)."""
+def _meta_model(model: str):
+    """The architecture of zoo entry ``model`` on the meta device (no weights)."""
     from gs import zoo
     from gs.models import build
 
     entry = zoo.get(model)
     with torch.device("meta"):
-        g = build(entry.model, **entry.model_kwargs)
+        return build(entry.model, **entry.model_kwargs)
+
+
+def model_info(model: str) -> tuple[int, int]:
+    """``(image_size, default_cut)`` of a zoo entry (the paper's cut for its family)."""
+    g = _meta_model(model)
     return int(g.image_size), int(g.default_cut)
+
+
+def model_sweep_cuts(model: str) -> tuple[int, ...]:
+    """The cuts of the paper's cut sweep for zoo entry ``model``'s architecture."""
+    return tuple(_meta_model(model).sweep_cuts)
+
+
+_model_info = model_info
 
 
 #: The cut each baseline runs at: ``None`` = the family's surgery cut (mGANprior mixes
@@ -269,7 +290,8 @@ def cs_grid(
 
     Surgery tasks get ``profile.steps``, ``profile.restarts`` and ``profile.lr[family]``;
     baseline tasks get ``steps``/``lr`` None (their own defaults) and
-    ``extra["budget"] = profile.baseline_budget``. Methods that use no generator
+    ``extra["budget"] = profile.baseline_budget`` (not Lasso-DCT, which is convex and runs
+    to its tolerance: it gets ``profile.lasso`` as options). Methods that use no generator
     (``lasso_dct``, ``deep_decoder``) get ``model=""`` and so run once per image size.
     """
     families = list(families) if families is not None else list(profile.models)
@@ -301,7 +323,11 @@ def cs_grid(
                               lr=profile.lr[family], extra=dict(extra or {}), **common)
             else:
                 bcut = BASELINE_CUTS.get(method, 0)
-                opts = {"budget": profile.baseline_budget, **(extra or {})}
+                # a convex solver runs to its tolerance: the budget scales only the
+                # fixed step counts of the non-convex baselines
+                budget = (dict(profile.lasso) if method in CONVEX_METHODS
+                          else {"budget": profile.baseline_budget})
+                opts = {**budget, **(extra or {})}
                 tasks += grid(model=model if spec.needs_generator else "",
                               family=family if spec.needs_generator else "",
                               cut=default_cut if bcut is None else bcut, steps=None,
@@ -848,3 +874,58 @@ def run_sweep(
             f"seed={t.seed}, {len(batch)} images: {type(exc).__name__}: {exc}"
         ) from exc
     return store.query(keys=[t.key for t in tasks])
+
+
+# ----------------------------------------------------------------- notebook helpers
+def default_store(profile: str, path: str | Path | None = None) -> ResultsStore:
+    """The results store of a profile: ``outputs/results/<profile>.sqlite`` unless ``path``.
+
+    Every notebook of a profile shares it, so a result computed once (e.g. surgery at the
+    chosen cut) is reused by every figure that shows it.
+    """
+    from gs.zoo import REPO_ROOT
+
+    path = Path(path) if path else REPO_ROOT / "outputs" / "results" / f"{profile}.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return ResultsStore(path)
+
+
+def per_family(frame, families: dict[str, int]):
+    """Give generator-free rows (Lasso-DCT, Deep Decoder: ``family == ""``) to every family
+    whose image size they match, so they can be drawn in that family's panel.
+
+    ``families`` maps family -> image size. Returns a new frame.
+    """
+    import pandas as pd
+
+    own = frame[frame["family"] != ""]
+    shared = frame[frame["family"] == ""]
+    parts = [own]
+    for family, size in families.items():
+        part = shared[shared["image_size"] == size].copy()
+        part["family"] = family
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def select_cuts(frame, defaults: dict[str, int] | None = None) -> dict[str, int]:
+    """The cut with the highest mean PSNR per family (pooled over images and m, as the
+    paper's Fig. 4 on validation images); families without rows keep ``defaults``."""
+    chosen = dict(defaults or {})
+    rows = frame[frame["method"] == "surgery"]
+    for family, part in rows.groupby("family"):
+        chosen[family] = int(part.groupby("cut")["psnr"].mean().idxmax())
+    return chosen
+
+
+def chosen_cuts(profile: Profile, store: ResultsStore) -> dict[str, int]:
+    """Cuts chosen on the validation split of ``profile.in_dist`` (notebook 02), falling
+    back to each model's paper default where no cut sweep is in the store."""
+    defaults = {f: _model_info(m)[1] for f, m in profile.models.items()}
+    frame = store.to_frame()
+    if len(frame) == 0:
+        return defaults
+    sweep = frame[(frame["split"] == "val") & (frame["image_set"] == profile.in_dist)
+                  & (frame["model"].isin(list(profile.models.values())))
+                  & (frame["steps"] == profile.steps)]
+    return select_cuts(sweep, defaults)

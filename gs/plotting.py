@@ -54,6 +54,10 @@ METHOD_LABELS = {
     "reinit": "Surgery, re-initialised",
 }
 
+# One colour per image set (cut-selection and supplement figures).
+SET_COLORS = {"faces": "#c0392b", "celeba": "#c0392b", "scenes": "#2980b9", "coco": "#2980b9",
+              "synthetic": "#7f8c8d"}
+
 _current = {"style": "paper"}
 
 
@@ -148,3 +152,113 @@ def image_grid(
                 ax.set_title(col_labels[c], fontsize="small")
     fig.subplots_adjust(wspace=0.04, hspace=0.18 if captions else 0.04)
     return fig
+
+
+# ------------------------------------------------------------------ result plots
+def series_label(method: str, cut: int | None = None, default_cut: int | None = None) -> str:
+    """Legend label of a method; surgery at cut 0 is "No Surgery"."""
+    if method == "surgery" and cut == 0:
+        return METHOD_LABELS["no_surgery"]
+    return METHOD_LABELS.get(method, method)
+
+
+def series_color(label: str) -> str:
+    """The house colour of a series label (a method label or an image-set name)."""
+    for key, text in METHOD_LABELS.items():
+        if text == label:
+            return METHOD_COLORS[key]
+    return SET_COLORS.get(label, "#333333")
+
+
+def label_series(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add a ``series`` column: "With Surgery" (surgery, cut > 0), "No Surgery" (cut 0),
+    or the method's label."""
+    out = frame.copy()
+    out["series"] = [series_label(m, c) for m, c in zip(out["method"], out["cut"], strict=True)]
+    return out
+
+
+def psnr_vs_ratio(
+    frame: pd.DataFrame,
+    *,
+    facet: str = "family",
+    series: str = "series",
+    x: str = "ratio",
+    y: str = "psnr",
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """Mean +- SD of ``y`` against ``x``, one panel per ``facet``, one line per ``series``.
+
+    Returns the figure and the summary table (facet, series, x, mean, sd, n) it shows.
+    """
+    for col in (facet, series, x, y):
+        if col not in frame.columns:
+            raise KeyError(f"psnr_vs_ratio needs a {col!r} column; have {list(frame.columns)}")
+    summary = (
+        frame.groupby([facet, series, x])[y]
+        .agg(mean="mean", sd="std", n="count")
+        .reset_index()
+        .fillna({"sd": 0.0})
+    )
+    facets = list(dict.fromkeys(frame[facet]))
+    fig, axes = subplots(1, len(facets), sharey=True)
+    for ax, f in zip(axes[0], facets):
+        part = summary[summary[facet] == f]
+        for label, s in part.groupby(series, sort=False):
+            s = s.sort_values(x)
+            color = series_color(str(label))
+            ax.plot(s[x], s["mean"], marker="o", ms=3, lw=1.4, label=label, color=color)
+            ax.fill_between(s[x], s["mean"] - s["sd"], s["mean"] + s["sd"], alpha=0.18,
+                            color=color, lw=0)
+        ax.set_title(str(f).upper() if len(str(f)) <= 5 else str(f))
+        ax.set_xlabel({"ratio": "undersampling ratio m/n", "cut": "cut index c"}.get(x, x))
+        ax.grid(alpha=0.3)
+        if ylim:
+            ax.set_ylim(*ylim)
+    axes[0][0].set_ylabel("PSNR (dB)" if y == "psnr" else y)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:
+        h, lab = ax.get_legend_handles_labels()
+        for hh, ll in zip(h, lab):
+            if ll not in labels:
+                handles.append(hh)
+                labels.append(ll)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
+               bbox_to_anchor=(0.5, -0.08), frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig, summary
+
+
+def box_by(
+    frame: pd.DataFrame, *, x: str, hue: str, y: str = "psnr", title: str | None = None,
+    col: str | None = None,
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """Box plots of ``y`` per ``x`` and ``hue`` (optionally one panel per ``col``)."""
+    cols = list(dict.fromkeys(frame[col])) if col else [None]
+    fig, axes = subplots(1, len(cols), sharey=True, aspect=1.0)
+    hue_order = list(dict.fromkeys(frame[hue]))
+    palette = {h: series_color(str(h)) for h in hue_order}
+    for ax, c in zip(axes[0], cols):
+        part = frame if c is None else frame[frame[col] == c]
+        sns.boxplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=palette,
+                    ax=ax, fliersize=2, linewidth=0.8)
+        ax.set_xlabel("")
+        ax.grid(axis="y", alpha=0.3)
+        if c is not None:
+            ax.set_title(str(c))
+        if ax.get_legend():
+            if ax is axes[0][-1]:
+                sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                                title=None)
+            else:
+                ax.get_legend().remove()
+    axes[0][0].set_ylabel("PSNR (dB)" if y == "psnr" else y)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    keys = [k for k in (col, x, hue) if k]
+    summary = frame.groupby(keys)[y].agg(mean="mean", sd="std", n="count").reset_index()
+    return fig, summary

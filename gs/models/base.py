@@ -189,7 +189,9 @@ class SequentialGenerator(BlockGenerator):
     def _shapes(self) -> list[tuple[int, ...]]:
         if getattr(self, "_shape_cache", None) is None:
             shapes = [tuple(self.input_shape)]
-            x = torch.zeros(1, *self.input_shape, device=self.device)
+            p = next(self.parameters(), None)
+            dtype = p.dtype if p is not None else torch.float32
+            x = torch.zeros(1, *self.input_shape, device=self.device, dtype=dtype)
             was_training = self.training
             self.eval()
             with torch.no_grad():
