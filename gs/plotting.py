@@ -203,7 +203,7 @@ def psnr_vs_ratio(
     )
     facets = list(dict.fromkeys(frame[facet]))
     fig, axes = subplots(1, len(facets), sharey=True)
-    for ax, f in zip(axes[0], facets):
+    for ax, f in zip(axes[0], facets, strict=True):
         part = summary[summary[facet] == f]
         for label, s in part.groupby(series, sort=False):
             s = s.sort_values(x)
@@ -220,7 +220,7 @@ def psnr_vs_ratio(
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:
         h, lab = ax.get_legend_handles_labels()
-        for hh, ll in zip(h, lab):
+        for hh, ll in zip(h, lab, strict=True):
             if ll not in labels:
                 handles.append(hh)
                 labels.append(ll)
@@ -241,7 +241,7 @@ def box_by(
     fig, axes = subplots(1, len(cols), sharey=True, aspect=1.0)
     hue_order = list(dict.fromkeys(frame[hue]))
     palette = {h: series_color(str(h)) for h in hue_order}
-    for ax, c in zip(axes[0], cols):
+    for ax, c in zip(axes[0], cols, strict=True):
         part = frame if c is None else frame[frame[col] == c]
         sns.boxplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=palette,
                     ax=ax, fliersize=2, linewidth=0.8)
