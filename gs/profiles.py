@@ -76,7 +76,7 @@ PROFILES: dict[str, Profile] = {
         show_ratio=PAPER_RATIOS[3],
         n_samples=4,
         baseline_budget=0.005,
-        lasso={"tol": 1e-4, "steps": 300},
+        lasso={"tol": 1e-4, "steps": 1000},
     ),
     # Sized to run every notebook in < 45 min on 2 CPU cores: fewer images, ratios and
     # L-BFGS steps (3 outer steps = up to 60 iterations, the paper's 25 = up to 500).
