@@ -173,6 +173,63 @@ register(
 )
 
 
+_DIGIFACE_TERMS = (
+    "MIT (this project's weights); distilled from the DigiFace DCGAN (gan_face_generate, MIT, "
+    "(c) 2023 chien liu), itself trained on DigiFace-1M: Microsoft's DigiFace-1M terms "
+    "(research use) may apply to derived weights"
+)
+
+register(
+    ZooEntry(
+        name="began64-digiface",
+        model="began64",
+        model_kwargs={},
+        locate=_repo_file("began64-digiface.pt"),
+        sha256="efa48954092a026b3791fb52f3b0ad6fe7b9bee4d7eece1ed27a434afe092f11",
+        source="trained by gs.train on the DigiFace DCGAN stream",
+        licence=_DIGIFACE_TERMS,
+        description=(
+            "BEGAN generator with skips, 64 px, ch=32, latent 64 (205,664 parameters, 0.8 MB). "
+            "Distilled from the DigiFace DCGAN, not CelebA, and NOT by the BEGAN recipe: L1 "
+            "regression G(u) ~ DCGAN(z(u)), u ~ U(-1,1)^64 (gs.train --objective distill), "
+            "3000 steps of batch 16 on the CPU (45 min, 1 thread). The adversarial BEGAN "
+            "recipe only produced dark blobs within the CPU budget. Blurry, face-like samples."
+        ),
+        training=(
+            "python -m gs.train began --profile offline --device cpu --seed 0   "
+            "(= --data digiface --objective distill --ch 32 --batch-size 16 --lr 5e-4 "
+            "--steps 3000 --threads 1; bitwise-identical weights only with the same torch "
+            "version, CPU type and thread count)"
+        ),
+    )
+)
+
+register(
+    ZooEntry(
+        name="vae64-digiface",
+        model="vae64",
+        model_kwargs={},
+        locate=_repo_file("vae64-digiface.pt"),
+        sha256="d674851ef31bac00112e521510ec1a31c792a7e90349259627517347d6883721",
+        source="trained by gs.train on the DigiFace DCGAN stream",
+        licence=_DIGIFACE_TERMS,
+        description=(
+            "Convolutional VAE, 64 px, latent 512, decoder widths (128, 128, 64, 32, 16) "
+            "(decoder 1.30 M parameters, with encoder 3.64 M, 14.6 MB). Trained by the paper's "
+            "VAE recipe (SSE + KL, AdamW 2e-4, ExponentialLR 0.9 per epoch) on samples of the "
+            "DigiFace DCGAN, not CelebA: 20 epochs of 3,200 images, batch 32 (2000 steps, "
+            "50 min on the CPU, 1 thread). Blurry faces."
+        ),
+        training=(
+            "python -m gs.train vae --profile offline --device cpu --seed 0   "
+            "(= --data digiface --widths 128,128,64,32,16 --batch-size 32 --epochs 20 "
+            "--epoch-size 3200 --threads 1; bitwise-identical weights only with the same torch "
+            "version, CPU type and thread count)"
+        ),
+    )
+)
+
+
 # ------------------------------------------------------------------- loading
 def get(name: str) -> ZooEntry:
     try:
