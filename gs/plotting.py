@@ -187,10 +187,13 @@ def psnr_vs_ratio(
     y: str = "psnr",
     title: str | None = None,
     ylim: tuple[float, float] | None = None,
+    palette: dict[str, str] | None = None,
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Mean +- SD of ``y`` against ``x``, one panel per ``facet``, one line per ``series``.
 
-    Returns the figure and the summary table (facet, series, x, mean, sd, n) it shows.
+    ``palette`` maps series labels to colours (default: the house colour of each label,
+    :func:`series_color`). Returns the figure and the summary table (facet, series, x,
+    mean, sd, n) it shows.
     """
     for col in (facet, series, x, y):
         if col not in frame.columns:
@@ -207,7 +210,7 @@ def psnr_vs_ratio(
         part = summary[summary[facet] == f]
         for label, s in part.groupby(series, sort=False):
             s = s.sort_values(x)
-            color = series_color(str(label))
+            color = (palette or {}).get(str(label)) or series_color(str(label))
             ax.plot(s[x], s["mean"], marker="o", ms=3, lw=1.4, label=label, color=color)
             ax.fill_between(s[x], s["mean"] - s["sd"], s["mean"] + s["sd"], alpha=0.18,
                             color=color, lw=0)
@@ -224,23 +227,27 @@ def psnr_vs_ratio(
             if ll not in labels:
                 handles.append(hh)
                 labels.append(ll)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
-               bbox_to_anchor=(0.5, -0.08), frameon=False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    # below the panels (after tight_layout, which ignores figure legends), so that a
+    # legend of several rows never covers the x labels
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4),
+               bbox_to_anchor=(0.5, 0.0), frameon=False)
     return fig, summary
 
 
 def box_by(
     frame: pd.DataFrame, *, x: str, hue: str, y: str = "psnr", title: str | None = None,
-    col: str | None = None,
+    col: str | None = None, palette: dict[str, str] | None = None,
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """Box plots of ``y`` per ``x`` and ``hue`` (optionally one panel per ``col``)."""
+    """Box plots of ``y`` per ``x`` and ``hue`` (optionally one panel per ``col``).
+
+    ``palette`` maps hue values to colours (default: :func:`series_color` of each)."""
     cols = list(dict.fromkeys(frame[col])) if col else [None]
     fig, axes = subplots(1, len(cols), sharey=True, aspect=1.0)
     hue_order = list(dict.fromkeys(frame[hue]))
-    palette = {h: series_color(str(h)) for h in hue_order}
+    palette = {h: (palette or {}).get(str(h)) or series_color(str(h)) for h in hue_order}
     for ax, c in zip(axes[0], cols, strict=True):
         part = frame if c is None else frame[frame[col] == c]
         sns.boxplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=palette,
@@ -262,3 +269,35 @@ def box_by(
     keys = [k for k in (col, x, hue) if k]
     summary = frame.groupby(keys)[y].agg(mean="mean", sd="std", n="count").reset_index()
     return fig, summary
+
+
+def bar_by(
+    frame: pd.DataFrame, *, x: str, hue: str, y: str, log: bool = False,
+    title: str | None = None, ylabel: str | None = None,
+    palette: dict[str, str] | None = None,
+) -> tuple[plt.Figure, pd.DataFrame]:
+    """Grouped bars of ``y`` per ``x`` and ``hue`` (one value per pair; ``log``: log axis).
+
+    Returns the figure and the table (x, hue, y) it shows, e.g. the number of optimised
+    parameters per method (x) and model (hue).
+    """
+    table = frame[[x, hue, y]].dropna().reset_index(drop=True)
+    table[y] = pd.to_numeric(table[y])
+    xs = list(dict.fromkeys(table[x]))
+    hues = list(dict.fromkeys(table[hue]))
+    panel = STYLES[_current["style"]]["panel"]
+    fig, ax = plt.subplots(figsize=(max(panel, 0.25 * len(xs) * (len(hues) + 1) + 0.6),
+                                    panel * 0.85))
+    colors = sns.color_palette("colorblind", len(hues))
+    pal = {h: (palette or {}).get(str(h)) or colors[i] for i, h in enumerate(hues)}
+    sns.barplot(data=table, x=x, y=y, hue=hue, order=xs, hue_order=hues, palette=pal, ax=ax)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("")
+    ax.set_ylabel(ylabel or y)
+    ax.grid(axis="y", alpha=0.3)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=None)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig, table
