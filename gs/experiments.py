@@ -94,6 +94,7 @@ __all__ = [
     "chosen_cuts",
     "cs_grid",
     "default_store",
+    "generator_sample_images",
     "grid",
     "init_latents",
     "load_images",
@@ -106,6 +107,7 @@ __all__ = [
     "register_method",
     "run_batch",
     "run_sweep",
+    "samples_image_set",
     "select_cuts",
     "stable_seed",
 ]
@@ -385,10 +387,35 @@ def _synthetic(split: str, size: int, n: int = 32) -> Images:
 IMAGE_SOURCES["synthetic"] = _synthetic
 
 
+#: Image sets ``"samples:<zoo entry>"`` hold this many generator samples per split.
+SAMPLES_PER_SPLIT = 32
+
+
+def samples_image_set(model: str) -> str:
+    """The name of the image set of samples of zoo entry ``model`` (see
+    :func:`generator_sample_images`), e.g. ``"samples:dcgan64-digiface"``."""
+    return f"samples:{model}"
+
+
+def generator_sample_images(model: str, split: str, size: int,
+                            n: int = SAMPLES_PER_SPLIT) -> Images:
+    """Image set ``"samples:<model>"``: ``n`` samples ``sample-000``, ... of the uncut
+    generator (:func:`gs.samples.generator_samples`, clamped-normal latents), ground truth
+    with zero representation error at cut 0. Each split has its own latents (seeded by
+    ``(model, split)``). Known in every process, so sweeps may run on workers."""
+    from gs.samples import generator_samples
+
+    x = generator_samples(_generator(model, "cpu"), n,
+                          seed=stable_seed("samples", model, split) % 2**40, size=size)
+    return Images(x, [f"sample-{i:03d}" for i in range(n)])
+
+
 @functools.lru_cache(maxsize=8)
 def _load_images_cached(image_set: str, split: str, size: int) -> Images:
     if image_set in IMAGE_SOURCES:
         out = IMAGE_SOURCES[image_set](split, size)
+    elif image_set.startswith("samples:"):
+        out = generator_sample_images(image_set.removeprefix("samples:"), split, size)
     else:
         from gs.data import load_image_set  # lazy: data sets are optional
 

@@ -239,33 +239,48 @@ def psnr_vs_ratio(
 
 def box_by(
     frame: pd.DataFrame, *, x: str, hue: str, y: str = "psnr", title: str | None = None,
-    col: str | None = None, palette: dict[str, str] | None = None,
+    col: str | None = None, palette: dict[str, str] | None = None, rotation: float = 0,
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Box plots of ``y`` per ``x`` and ``hue`` (optionally one panel per ``col``).
 
-    ``palette`` maps hue values to colours (default: :func:`series_color` of each)."""
+    ``palette`` maps hue values to colours (default: :func:`series_color` of each);
+    ``rotation`` turns the x tick labels (degrees, e.g. 30 for long labels)."""
     cols = list(dict.fromkeys(frame[col])) if col else [None]
-    fig, axes = subplots(1, len(cols), sharey=True, aspect=1.0)
     hue_order = list(dict.fromkeys(frame[hue]))
     palette = {h: (palette or {}).get(str(h)) or series_color(str(h)) for h in hue_order}
+    # each panel wide enough for its boxes (x categories x hues)
+    panel = STYLES[_current["style"]]["panel"]
+    n_x = max((frame if c is None else frame[frame[col] == c])[x].nunique() for c in cols)
+    width = max(panel, 0.28 * n_x * len(hue_order) + 0.7)
+    fig, axes = plt.subplots(1, len(cols), sharey=True, squeeze=False,
+                             figsize=(width * len(cols), panel))
+    handles, labels = [], []
     for ax, c in zip(axes[0], cols, strict=True):
         part = frame if c is None else frame[frame[col] == c]
         sns.boxplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=palette,
                     ax=ax, fliersize=2, linewidth=0.8)
         ax.set_xlabel("")
         ax.grid(axis="y", alpha=0.3)
+        if rotation:
+            ax.tick_params(axis="x", labelrotation=rotation)
+            for label in ax.get_xticklabels():
+                label.set_horizontalalignment("right")
+                label.set_rotation_mode("anchor")
         if c is not None:
             ax.set_title(str(c))
         if ax.get_legend():
-            if ax is axes[0][-1]:
-                sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
-                                title=None)
-            else:
-                ax.get_legend().remove()
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+            ax.get_legend().remove()
     axes[0][0].set_ylabel("PSNR (dB)" if y == "psnr" else y)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if handles:  # below the panels, never over the boxes or the tick labels
+        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4),
+                   bbox_to_anchor=(0.5, 0.0), frameon=False)
     keys = [k for k in (col, x, hue) if k]
     summary = frame.groupby(keys)[y].agg(mean="mean", sd="std", n="count").reset_index()
     return fig, summary

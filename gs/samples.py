@@ -2,6 +2,9 @@
 
 Row ``c`` of the grid feeds clamped-normal inputs at cut ``c`` (the paper's init, used
 for every free tensor, BEGAN's skip included); column ``j`` uses seed ``j``.
+
+:func:`generator_samples` draws images from the uncut generator as ground truth with zero
+representation error (the image set ``"samples:<zoo entry>"`` of :mod:`gs.experiments`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,44 @@ def samples_at_cuts(
             cols.append(generator(z, cut=cut)[0].cpu())
         rows.append(torch.stack(cols))
     return torch.stack(rows)
+
+
+@torch.no_grad()
+def generator_samples(
+    generator: BlockGenerator,
+    n: int,
+    seed: int = 0,
+    size: int | None = None,
+    *,
+    init: str = "clamped_normal",
+    limit: float = 1.0,
+) -> torch.Tensor:
+    """``n`` images ``(n, 3, H, W)`` in ``[0, 1]`` from the uncut generator (cut 0).
+
+    Sample ``i`` feeds a latent drawn with ``init`` (default: N(0,1) clamped to
+    ``[-limit, limit]``, the paper's init) from ``torch.Generator().manual_seed(seed + i)``
+    on the CPU, so it does not depend on ``n`` nor on the device. Outputs are clamped to
+    ``[0, 1]``: DCGAN's (tanh + 1) / 2 output is inside already, so its samples lie exactly
+    in the generator's range (zero representation error at cut 0); BEGAN's ELU output can
+    leave it, and the clamp then adds a small representation error.
+
+    ``size``, if given, must equal ``generator.image_size`` (a clear error otherwise).
+
+    >>> from gs.models import build
+    >>> g = build("dcgan").eval()
+    >>> x = generator_samples(g, 2, seed=3)
+    >>> tuple(x.shape), bool(x.min() >= 0 and x.max() <= 1)
+    ((2, 3, 64, 64), True)
+    >>> torch.equal(x[1], generator_samples(g, 3, seed=3)[1])
+    True
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if size is not None and int(size) != generator.image_size:
+        raise ValueError(f"the generator makes {generator.image_size} px images, not {size} px")
+    seeds = [seed + i for i in range(n)]
+    x = samples_at_cuts(generator, [0], seeds, init=init, limit=limit)[0]
+    return x.clamp(0, 1)
 
 
 def total_variation(x: torch.Tensor) -> float:
