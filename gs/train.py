@@ -13,8 +13,14 @@ Profiles (:data:`PRESETS`; every value can be overridden on the command line):
   zoo file (:mod:`gs.zoo_local`) as ``dcgan64-celeba``, ``began128-celeba``,
   ``vae128-celeba``.
 * ``offline``: the commands that made the shipped ``zoo/began64-digiface.pt`` and
-  ``zoo/vae64-digiface.pt``: 64-px BEGAN and VAE *distilled from the DigiFace DCGAN*
-  (``--data digiface``: an endless, seeded stream of its samples), on the CPU.
+  ``zoo/vae64-digiface.pt``, 64-px models trained on the DigiFace DCGAN's samples
+  (``--data digiface``: an endless, seeded stream), not on CelebA, on 2 shared CPU cores
+  (one thread per run). The VAE follows the paper's VAE recipe (20 "epochs" of 3,200
+  images; 2000 steps, ~50 min). The BEGAN generator is *distilled* by L1 regression onto
+  the DCGAN (``--objective distill``, 3000 steps of 16, ~45 min): the adversarial BEGAN
+  recipe (``--objective gan``) was tried first and after 330 steps of batch 8 (~15 min)
+  still produced near-black images with ``k`` ~ 0.004 (its equilibrium term needs
+  thousands of steps to act); it is the recipe for GPUs. ``all`` trains these two.
 * ``smoke``: a few steps of tiny models, to check that everything runs.
 
 The recipes (PAPER_FACTS.md §(e)):
@@ -41,6 +47,8 @@ Data (``--data``): ``digiface`` (64 px; the DCGAN's z ~ N(0, I) prior pushed thr
 :func:`gs.data.default_root`; cropped at top 51 / left 26 to 128 x 128 and resized as the
 paper by :func:`gs.data.load_celeba_image`; the sorted files minus the last 5%), or
 ``folder:PATH`` (every image under PATH, centre-cropped to a square and resized).
+
+``--init-from CKPT`` starts the generator from a gs checkpoint (fine-tuning).
 
 Every run writes to its run directory: ``state.pt`` (model, optimisers, schedulers,
 BEGAN's k, all RNG states and the data stream position; ``--resume`` continues it
@@ -140,6 +148,7 @@ class TrainConfig:
     # VAE
     beta: float = 1.0
     lr_gamma: float = 0.9
+    init_from: str | None = None  # start G from this gs checkpoint (fine-tuning)
     # bookkeeping
     out: str | None = None
     log_every: int = 10
@@ -769,6 +778,9 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None,
     else:
         raise ValueError(f"unknown objective {cfg.objective!r}; use gan or distill")
     pairs = getattr(trainer, "wants_pairs", False)
+    if cfg.init_from:
+        init = torch.load(cfg.init_from, map_location="cpu", weights_only=True)
+        trainer.G.load_state_dict(init["state_dict"], strict=True)
     step = 0
     state_path = run_dir / "state.pt"
     if resume and state_path.is_file():
@@ -844,7 +856,8 @@ def config_from_args(model: str, args: argparse.Namespace) -> TrainConfig:
     kw["disc_kwargs"] = dict(kw.get("disc_kwargs", {}))
     for name in ("data", "data_root", "image_size", "batch_size", "lr", "epochs", "epoch_size",
                  "steps", "stop_at", "seed", "device", "threads", "out", "sample_every",
-                 "ckpt_every", "log_every", "workers", "objective", "gamma", "lambda_k", "beta"):
+                 "ckpt_every", "log_every", "workers", "objective", "init_from", "gamma",
+                 "lambda_k", "beta"):
         v = getattr(args, name)
         if v is not None:
             kw[name] = v
@@ -901,6 +914,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", choices=("gan", "distill"),
                    help="BEGAN only: gan (the recipe) or distill (L1 regression on the "
                    "DigiFace DCGAN, not the paper's)")
+    p.add_argument("--init-from", help="initialise the generator from this gs checkpoint")
     p.add_argument("--gamma", type=float)
     p.add_argument("--lambda-k", type=float)
     p.add_argument("--beta", type=float)

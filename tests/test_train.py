@@ -103,7 +103,7 @@ def test_dcgan_discriminator_learns_to_separate(tmp_path):
 
 def test_dcgan_init_and_float_labels():
     trainer = T.DCGANTrainer(_cfg("dcgan", T.Path("/tmp"), 1), torch.device("cpu"), 1, 1)
-    w = trainer.G.blocks[1][0].weight
+    w = trainer.G.blocks[1][0].weight.detach()
     assert abs(float(w.std()) - 0.02) < 0.005
     bn = trainer.D.main[3]
     assert abs(float(bn.weight.mean()) - 1) < 0.01 and float(bn.bias.abs().max()) == 0
@@ -277,3 +277,16 @@ def test_began_distill_objective_regresses_onto_the_teacher(tmp_path):
     with pytest.raises(ValueError, match="distill"):
         T.train(_cfg("vae", tmp_path, steps=1, objective="distill"),
                 stream=TensorStream(_faces(8), 8))
+
+
+def test_init_from_starts_the_generator_from_a_checkpoint(tmp_path):
+    from gs.models import build
+
+    g = build("vae64", widths=(16, 16, 8, 8, 8))
+    path = tmp_path / "init.pt"
+    zoo.save_checkpoint(g, path, "vae64", {"widths": [16, 16, 8, 8, 8]})
+    cfg = _cfg("vae", tmp_path, steps=1, lr=0.0, init_from=str(path))
+    res = T.train(cfg, stream=TensorStream(_faces(8), 8))
+    got = zoo.load_checkpoint(res.generator_path)
+    for (k, a), b in zip(g.named_parameters(), got.parameters(), strict=True):
+        assert torch.equal(a, b), k
