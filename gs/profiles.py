@@ -18,6 +18,11 @@ PAPER_M_64 = (100, 200, 300, 400, 600, 1000, 2000, 3000, 4000, 6000)
 PAPER_M_128 = (400, 800, 1200, 1600, 2400, 4000, 8000, 12000, 16000, 24000)
 PAPER_RATIOS = tuple(m / 12288 for m in PAPER_M_64)
 
+# The offline zoo: the DigiFace DCGAN (gan_face_generate) and the BEGAN and VAE that
+# this project trained on its samples (zoo/, see gs.zoo).
+OFFLINE_MODELS = {"dcgan": "dcgan64-digiface", "began": "began64-digiface",
+                  "vae": "vae64-digiface"}
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -63,7 +68,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        models={"dcgan": "dcgan64-digiface"},
+        models=OFFLINE_MODELS,
         in_dist="faces",
         ood="scenes",
         n_test=2,
@@ -82,7 +87,7 @@ PROFILES: dict[str, Profile] = {
     # L-BFGS steps (3 outer steps = up to 60 iterations, the paper's 25 = up to 500).
     "offline": Profile(
         name="offline",
-        models={"dcgan": "dcgan64-digiface"},
+        models=OFFLINE_MODELS,
         in_dist="faces",
         ood="scenes",
         n_test=5,

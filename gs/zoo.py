@@ -309,3 +309,18 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Blo
     model = build(state["model"], **kwargs)
     model.load_state_dict(state_dict, strict=True)
     return model.to(device).eval()
+
+
+def _register_local_zoo() -> None:
+    """Add the checkpoints that ``gs.train --profile paper`` registered on this machine."""
+    import warnings
+
+    from gs.zoo_local import register_from_file
+
+    try:
+        register_from_file()
+    except ZooError as exc:  # a broken local file must not break the shipped zoo
+        warnings.warn(f"ignoring the local zoo file: {exc}", stacklevel=2)
+
+
+_register_local_zoo()
