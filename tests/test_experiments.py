@@ -81,7 +81,7 @@ def test_keys_are_stable_and_distinct():
 
 
 def test_cs_grid_from_profile():
-    p = get_profile("smoke")
+    p = get_profile("smoke", models={"dcgan": "dcgan64-digiface"})
     ts = E.cs_grid(p, image_set="synthetic", methods=("surgery", "reinit", "lasso_dct"))
     n_img, n_m = p.n_test, len(p.ratios)
     assert len(ts) == n_img * n_m * (2 + 1 + 1) == len({t.key for t in ts})
@@ -90,8 +90,8 @@ def test_cs_grid_from_profile():
     assert {t.m for t in ts} == set(p.m_values(3 * 64 * 64))
     assert all(t.steps == p.steps and t.lr == p.lr["dcgan"] for t in surgery)
     lasso = [t for t in ts if t.method == "lasso_dct"]
-    assert all(t.model == "" and t.steps is None and t.options["budget"] == p.baseline_budget
-               for t in lasso)
+    # Lasso-DCT is convex: no step budget, the profile's solver options instead
+    assert all(t.model == "" and t.steps is None and t.options == p.lasso for t in lasso)
     with pytest.raises(ValueError, match="unknown method"):
         E.cs_grid(p, image_set="synthetic", methods=("nope",))
 
