@@ -237,7 +237,8 @@ def test_every_baseline_runs_through_a_sweep(tmp_path):
     """Each baseline on one image, its step counts scaled down to a few steps by the
     budget; lasso_dct and deep_decoder (no generator) at 16 px."""
     pytest.importorskip("gs.baselines")
-    p = get_profile("smoke", n_test=1, ratios=(0.01,), restarts=1, baseline_budget=0.002)
+    p = get_profile("smoke", n_test=1, ratios=(0.01,), restarts=1, baseline_budget=0.002,
+                    models={"dcgan": "dcgan64-digiface"})
     ts = E.cs_grid(p, image_set="synthetic", methods=("iagan", "mgan"))
     assert [t.cut for t in ts] == [0, 1]  # IAGAN: full generator; mGAN: the paper's cut
     common = dict(image_set="synthetic", split="test", image="synthetic-000", operator="cs",
