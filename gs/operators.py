@@ -169,6 +169,19 @@ class Operator(nn.Module):
                 f"{type(self).__name__}, got {tuple(x.shape)}"
             )
 
+    def check_measurements(self, y: Tensor) -> Tensor:
+        """Raise unless ``y`` is a finite ``(B, *meas_shape)`` tensor of measurements."""
+        if not isinstance(y, Tensor):
+            raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
+        if y.ndim != 1 + len(self.meas_shape) or tuple(y.shape[1:]) != self.meas_shape:
+            raise ValueError(
+                f"y must have shape (B, {', '.join(map(str, self.meas_shape))}) for this "
+                f"operator, got {tuple(y.shape)}"
+            )
+        if not torch.isfinite(y).all():
+            raise ValueError("y contains non-finite values (NaN or inf)")
+        return y
+
     def _check_meas(self, y: Tensor) -> None:
         if y.ndim != 1 + len(self.meas_shape) or tuple(y.shape[1:]) != self.meas_shape:
             raise ValueError(

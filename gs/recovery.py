@@ -592,13 +592,7 @@ def recover(
             f"operator is on {operator.device} but the generator is on {device}; "
             "move one with .to(device)"
         )
-    if y.ndim != 1 + len(operator.meas_shape) or tuple(y.shape[1:]) != operator.meas_shape:
-        raise ValueError(
-            f"y must have shape (B, {', '.join(map(str, operator.meas_shape))}) for this "
-            f"operator, got {tuple(y.shape)}"
-        )
-    if not torch.isfinite(y).all():
-        raise ValueError("y contains non-finite values (NaN or inf)")
+    operator.check_measurements(y)
     if restarts < 1:
         raise ValueError(f"restarts must be >= 1, got {restarts}")
     if optimizer not in OPTIMIZERS:

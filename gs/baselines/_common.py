@@ -23,15 +23,7 @@ from gs.recovery import RecoveryResult, measurement_mse
 
 def check_measurements(operator: Operator, y: Tensor) -> None:
     """Raise a ValueError unless ``y`` is a finite ``(B, *operator.meas_shape)`` batch."""
-    if not isinstance(y, Tensor):
-        raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
-    if y.ndim != 1 + len(operator.meas_shape) or tuple(y.shape[1:]) != operator.meas_shape:
-        raise ValueError(
-            f"y must have shape (B, {', '.join(map(str, operator.meas_shape))}) for this "
-            f"operator, got {tuple(y.shape)}"
-        )
-    if not torch.isfinite(y).all():
-        raise ValueError("y contains non-finite values (NaN or inf)")
+    operator.check_measurements(y)
 
 
 def check_restarts(restarts: int) -> int:
