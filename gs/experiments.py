@@ -158,6 +158,10 @@ class Task:
             method's own defaults (baselines).
         extra: method options as a dict (stored as canonical JSON), e.g.
             ``{"budget": 0.2}`` for baselines or ``{"optimizer": "adam"}``.
+        weights: the first 16 hex digits of the zoo entry's sha256, filled in from
+            :data:`gs.zoo.ENTRIES` when left empty (``""`` for no model or an entry
+            without a sha256). Part of the key, so results of replaced weights are
+            never reused.
     """
 
     model: str
@@ -176,9 +180,12 @@ class Task:
     lr: float | None = 0.1
     init: str = "clamped_normal"
     extra: str = "{}"
+    weights: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", _canonical_extra(self.extra))
+        if not self.weights and self.model:
+            object.__setattr__(self, "weights", _weights_id(self.model))
         if self.operator in CS_OPERATORS and self.m is None:
             raise ValueError(f"operator {self.operator!r} needs m")
 
@@ -203,6 +210,13 @@ class Task:
 
 
 TASK_FIELDS = tuple(f.name for f in dataclasses.fields(Task))
+
+
+def _weights_id(model: str) -> str:
+    from gs import zoo
+
+    entry = zoo.ENTRIES.get(model)
+    return entry.sha256[:16] if entry is not None and entry.sha256 else ""
 
 
 def grid(**axes: Any) -> list[Task]:
@@ -684,6 +698,7 @@ COLUMNS: dict[str, str] = {
     "lr": "REAL",
     "init": "TEXT",
     "extra": "TEXT",
+    "weights": "TEXT",
     "psnr": "REAL",
     "ssim": "REAL",
     "loss": "REAL",
