@@ -64,6 +64,41 @@ class ZooEntry:
         return self.locate()
 
 
+def shipped_entries() -> list[ZooEntry]:
+    """The entries whose checkpoint is a file in the repository's ``zoo/`` folder."""
+    out = []
+    for entry in ENTRIES.values():
+        try:
+            path = entry.path()
+        except ZooError:
+            continue
+        if path.parent.resolve() == ZOO_DIR.resolve():
+            out.append(entry)
+    return sorted(out, key=lambda e: e.name)
+
+
+def manifest_rows() -> list[dict[str, str]]:
+    """One ``data/MANIFEST.csv`` row per shipped checkpoint (``set`` = ``weights``).
+
+    ``path`` is relative to ``data/`` (``../zoo/NAME.pt``), ``source_sha256`` the file's
+    sha256, ``licence`` the entry's licence and ``attribution`` its source, description
+    and training command.
+    """
+    from gs import __version__
+
+    rows = []
+    for e in shipped_entries():
+        path = e.path()
+        rows.append({
+            "path": f"../zoo/{path.name}", "set": "weights", "split": "", "name": e.name,
+            "registry": "", "source_package": "gs", "version": __version__,
+            "path_in_package": f"zoo/{path.name}", "source_sha256": sha256sum(path),
+            "crop_left": "", "crop_top": "", "crop_size": "", "licence": e.licence,
+            "attribution": f"{e.source}. {e.description} Training: {e.training}",
+        })
+    return rows
+
+
 def sha256sum(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()
@@ -174,9 +209,9 @@ register(
 
 
 _DIGIFACE_TERMS = (
-    "MIT (this project's weights); distilled from the DigiFace DCGAN (gan_face_generate, MIT, "
-    "(c) 2023 chien liu), itself trained on DigiFace-1M: Microsoft's DigiFace-1M terms "
-    "(research use) may apply to derived weights"
+    "MIT (this project's weights); trained on samples of the DigiFace DCGAN "
+    "(gan_face_generate, MIT, (c) 2023 chien liu), itself trained on DigiFace-1M: "
+    "Microsoft's DigiFace-1M terms (research use) may apply to derived weights"
 )
 
 register(

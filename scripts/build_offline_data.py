@@ -644,6 +644,9 @@ def build(out: Path, cache: Path, strict: bool = True) -> list[dict]:
     rows.append(_licence_row("LICENSES/GPL-2", None, str(gpl), sha256(gpl.read_bytes())))
     (lic / "README.md").write_text(LICENSES_README)
     rows.append(_licence_row("LICENSES/README.md", None, "", ""))
+    from gs import zoo  # the shipped checkpoints (zoo/*.pt) are listed here too
+
+    rows += zoo.manifest_rows()
     rows.sort(key=lambda r: r["path"])
     with open(out / "MANIFEST.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
