@@ -519,6 +519,54 @@ def problems_per_chunk(
     return max(1, int(memory_budget // ((state + 4 * acts) * elt)))
 
 
+def best_of_restarts(
+    images: Tensor,
+    restart_losses: Tensor,
+    operator: Operator,
+    *,
+    latents: Sequence[Tensor] = (),
+    trace: Tensor,
+    x_true: Tensor | None,
+    t0: float,
+    n_evals: int,
+    problem_evals: Tensor,
+    cut: int,
+    info: dict,
+) -> RecoveryResult:
+    """Keep each image's best restart (decision 4) and pack a :class:`RecoveryResult`.
+
+    ``images: (B * R, 3, H, W)`` and ``latents`` (each ``(B * R, ...)``) hold every
+    problem, image-major; ``restart_losses: (B, R)`` the measurement MSE of each clamped
+    output, which picks the restart; ``trace: (T, B, R)``. Used by :func:`recover` and by
+    the baselines, so every method selects and reports the same way.
+    """
+    B, R = restart_losses.shape
+    device = images.device
+    best = restart_losses.argmin(dim=1)
+    pick = torch.arange(B, device=device) * R + best
+    out = images[pick].detach()
+    psnr_val = None
+    if x_true is not None:
+        operator.check_image(x_true, name="x_true")
+        psnr_val = psnr_fn(out, x_true.to(device=device, dtype=out.dtype))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return RecoveryResult(
+        images=out,
+        loss=restart_losses.gather(1, best.unsqueeze(1)).squeeze(1),
+        restart_losses=restart_losses,
+        best_restart=best,
+        latents=tuple(t.detach()[pick] for t in latents),
+        trace=trace,
+        psnr=psnr_val,
+        seconds=time.perf_counter() - t0,
+        n_evals=n_evals,
+        problem_evals=problem_evals,
+        cut=cut,
+        info=info,
+    )
+
+
 def recover(
     generator: nn.Module,
     operator: Operator,
@@ -700,25 +748,14 @@ def recover(
     if bar is not None:
         bar.close()
 
-    rl = restart_losses.view(B, R)
-    best = rl.argmin(dim=1)
-    pick = torch.arange(B, device=device) * R + best
-    out_images = images[pick]
-    psnr_val = None
-    if x_true is not None:
-        operator.check_image(x_true, name="x_true")
-        psnr_val = psnr_fn(out_images, x_true.to(device=device, dtype=dtype))
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return RecoveryResult(
-        images=out_images,
-        loss=rl.gather(1, best.unsqueeze(1)).squeeze(1),
-        restart_losses=rl,
-        best_restart=best,
-        latents=tuple(f[pick] for f in final),
+    return best_of_restarts(
+        images,
+        restart_losses.view(B, R),
+        operator,
+        latents=final,
         trace=trace.view(steps + 1, B, R),
-        psnr=psnr_val,
-        seconds=time.perf_counter() - t0,
+        x_true=x_true,
+        t0=t0,
         n_evals=n_evals,
         problem_evals=problem_evals.view(B, R),
         cut=cut,

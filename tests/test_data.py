@@ -79,7 +79,13 @@ def test_offline_sets(kind, split, size):
     assert len(s) == n and s.images.shape == (n, 3, size, size)
     assert s.images.dtype == torch.float32
     assert float(s.images.min()) >= 0.0 and float(s.images.max()) <= 1.0
-    assert s.names == sorted(s.names) and len(set(s.names)) == n
+    assert len(set(s.names)) == n
+    # spread over source photos: the first k images come from k different photos
+    src = {r["name"]: r["source_sha256"] for r in _manifest()
+           if r["set"] == kind and r["split"] == split}
+    n_photos = len(set(src.values()))
+    assert len({src[name] for name in s.names[:n_photos]}) == n_photos
+    assert data.load_offline(kind, split, size, limit=3).names == s.names[:3]
     assert (s.kind, s.split, s.size) == (kind, split, size)
     assert float(s.images.std()) > 0.05  # real photos, not blank
 

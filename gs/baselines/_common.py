@@ -10,15 +10,13 @@ restart whose *clamped* output has the lowest measurement MSE
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from gs.metrics import psnr as psnr_fn
 from gs.operators import Operator
-from gs.recovery import RecoveryResult, measurement_mse
+from gs.recovery import RecoveryResult, best_of_restarts, measurement_mse
 
 
 def check_measurements(operator: Operator, y: Tensor) -> None:
@@ -111,27 +109,16 @@ def select_best(
     idx = problem_index(B, R, device)
     with torch.no_grad():
         rl = measurement_mse(operator.A(images.clamp(0, 1), index=idx), y[idx]).double()
-    rl = rl.view(B, R)
-    best = rl.argmin(dim=1)
-    pick = torch.arange(B, device=device) * R + best
-    out = images[pick].detach()
-    psnr_val = None
-    if x_true is not None:
-        operator.check_image(x_true, name="x_true")
-        psnr_val = psnr_fn(out, x_true.to(device=device, dtype=out.dtype))
     if trace is None:
         trace = torch.full((1, P), float("nan"), dtype=torch.float64)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return RecoveryResult(
-        images=out,
-        loss=rl.gather(1, best.unsqueeze(1)).squeeze(1),
-        restart_losses=rl,
-        best_restart=best,
-        latents=tuple(t.detach()[pick] for t in latents),
+    return best_of_restarts(
+        images,
+        rl.view(B, R),
+        operator,
+        latents=latents,
         trace=trace.view(trace.shape[0], B, R),
-        psnr=psnr_val,
-        seconds=time.perf_counter() - t0,
+        x_true=x_true,
+        t0=t0,
         n_evals=n_evals,
         problem_evals=torch.full((B, R), steps, dtype=torch.long),
         cut=cut,
