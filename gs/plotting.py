@@ -248,6 +248,7 @@ def box_by(
     cols = list(dict.fromkeys(frame[col])) if col else [None]
     hue_order = list(dict.fromkeys(frame[hue]))
     palette = {h: (palette or {}).get(str(h)) or series_color(str(h)) for h in hue_order}
+    dark = {h: tuple(0.6 * v for v in matplotlib.colors.to_rgb(c)) for h, c in palette.items()}
     # each panel wide enough for its boxes (x categories x hues)
     panel = STYLES[_current["style"]]["panel"]
     n_x = max((frame if c is None else frame[frame[col] == c])[x].nunique() for c in cols)
@@ -258,7 +259,13 @@ def box_by(
     for ax, c in zip(axes[0], cols, strict=True):
         part = frame if c is None else frame[frame[col] == c]
         sns.boxplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=palette,
-                    ax=ax, fliersize=2, linewidth=0.8)
+                    ax=ax, showfliers=False, linewidth=0.8)
+        # a box only a few points tall shows its edges alone: edge each box in a darker
+        # shade of its own colour, and show every value as a point on top
+        for patch in ax.patches:
+            patch.set_edgecolor(tuple(0.6 * v for v in patch.get_facecolor()[:3]))
+        sns.stripplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=dark,
+                      ax=ax, dodge=True, size=2.5, jitter=0.1, legend=False)
         ax.set_xlabel("")
         ax.grid(axis="y", alpha=0.3)
         if rotation:
