@@ -59,6 +59,7 @@ import dataclasses
 import functools
 import hashlib
 import inspect
+import io
 import itertools
 import json
 import math
@@ -71,6 +72,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -651,7 +653,8 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
     return records, x_hat.cpu()
 
 
-def run_batch(tasks: Sequence[Task], device: str = "auto") -> list[dict]:
+def run_batch(tasks: Sequence[Task], device: str = "auto",
+              keep_images: bool = False) -> list[dict]:
     """Run one batch (tasks differing only in ``image``) and return one record per task.
 
     Module-level and picklable, so executors can run it in worker processes. The
@@ -659,9 +662,34 @@ def run_batch(tasks: Sequence[Task], device: str = "auto") -> list[dict]:
     is the task's config plus ``key``, ``psnr``, ``ssim`` (clamped output), ``loss``
     (measurement MSE of the clamped output), ``seconds`` (batch time / batch size),
     ``batch_seconds``, ``batch_size``, ``n``, ``ratio``, ``noise_std``, ``device``,
-    ``gs_version``, ``torch_version``, ``timestamp`` (UTC) and ``hostname``.
+    ``gs_version``, ``torch_version``, ``timestamp`` (UTC) and ``hostname``; with
+    ``keep_images``, also ``image_png``: the clamped output as an 8-bit RGB PNG (bytes),
+    which :meth:`ResultsStore.add` keeps beside the record.
     """
-    return _run(tasks, device)[0]
+    records, images = _run(tasks, device)
+    if keep_images:
+        for r, im in zip(records, images, strict=True):
+            r["image_png"] = encode_png(im)
+    return records
+
+
+def encode_png(image: Tensor) -> bytes:
+    """``(3, H, W)`` float image -> 8-bit RGB PNG bytes of ``clamp(image, 0, 1)``."""
+    from PIL import Image
+
+    arr = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr.permute(1, 2, 0).cpu().numpy(), mode="RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def decode_png(data: bytes) -> Tensor:
+    """PNG bytes -> ``(3, H, W)`` float32 image in [0, 1] (inverse of :func:`encode_png`)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255
 
 
 def recover_images(tasks: Sequence[Task], device: str = "auto",
@@ -743,6 +771,7 @@ class ResultsStore:
             for c, t in COLUMNS.items():  # stores written by older versions: add columns
                 if c not in have:
                     con.execute(f"ALTER TABLE results ADD COLUMN {c} {t}")
+            con.execute("CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, png BLOB)")
 
     def _connect(self) -> sqlite3.Connection:
         if self._memory is not None:
@@ -771,27 +800,61 @@ class ResultsStore:
             self._close(con)
 
     def add(self, records: Sequence[dict]) -> int:
-        """Insert ``records`` (dicts with ``key`` and columns of :data:`COLUMNS`) in one
-        transaction; records whose key is stored already are ignored. Returns the number
-        of new rows."""
+        """Insert ``records`` (dicts with ``key`` and columns of :data:`COLUMNS`, and
+        optionally ``image_png``) in one transaction; records whose key is stored already
+        are ignored (their image is added if the store had none). Returns the number of
+        new rows."""
         if not records:
             return 0
         for r in records:
-            unknown = set(r) - set(COLUMNS)
+            unknown = set(r) - set(COLUMNS) - {"image_png"}
             if unknown or "key" not in r:
                 raise ValueError(f"record has unknown columns {sorted(unknown)} or no key")
         cols = list(COLUMNS)
         sql = (f"INSERT OR IGNORE INTO results ({', '.join(cols)}) "
                f"VALUES ({', '.join('?' for _ in cols)})")
         rows = [tuple(_sql_value(r.get(c)) for c in cols) for r in records]
+        pngs = [(r["key"], r["image_png"]) for r in records if r.get("image_png")]
         con = self._connect()
         try:
             with con:  # one transaction: all or nothing
                 before = con.total_changes
                 con.executemany(sql, rows)
-                return con.total_changes - before
+                added = con.total_changes - before
+                con.executemany("INSERT OR IGNORE INTO images (key, png) VALUES (?, ?)", pngs)
+                return added
         finally:
             self._close(con)
+
+    def image_keys(self) -> set[str]:
+        """Keys of the records that have a stored image."""
+        con = self._connect()
+        try:
+            return {k for (k,) in con.execute("SELECT key FROM images")}
+        finally:
+            self._close(con)
+
+    def images(self, keys: Iterable[str]) -> dict[str, Tensor]:
+        """The stored outputs ``(3, H, W)`` in [0, 1] (8-bit, clamped) by key.
+
+        Raises KeyError naming the keys without an image (run their tasks with
+        ``run_sweep(..., keep_images=True)``).
+        """
+        keys = list(dict.fromkeys(keys))
+        con = self._connect()
+        try:
+            found = {}
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                q = f"SELECT key, png FROM images WHERE key IN ({', '.join('?' * len(part))})"
+                found.update(dict(con.execute(q, part).fetchall()))
+        finally:
+            self._close(con)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise KeyError(f"{len(missing)} of {len(keys)} records have no stored image (first: "
+                           f"{missing[0]}); run their tasks with run_sweep(..., keep_images=True)")
+        return {k: decode_png(found[k]) for k in keys}
 
     def query(self, keys: Iterable[str] | None = None, **filters: Any):
         """Rows as a :class:`pandas.DataFrame`, optionally only ``keys`` and those whose
@@ -860,6 +923,7 @@ def run_sweep(
     device: str = "auto",
     max_batch: int | None = None,
     progress: bool = True,
+    keep_images: bool = False,
 ):
     """Run every task that is not in ``store`` yet and return the rows of ``tasks``.
 
@@ -871,6 +935,9 @@ def run_sweep(
         device: where the batches run (``"auto"``: CUDA when the worker has it).
         max_batch: at most this many images per batch (memory); default all.
         progress: a tqdm bar over batches.
+        keep_images: also store each recovered image (8-bit PNG, see
+            :meth:`ResultsStore.images`), e.g. for qualitative figures; a task stored
+            without its image is run again to get it (its record is kept as it was).
 
     Returns:
         :class:`pandas.DataFrame`: the store's rows for ``tasks``, in task order.
@@ -882,19 +949,22 @@ def run_sweep(
 
     tasks = list({t.key: t for t in tasks}.values())
     done = store.done_keys()
+    if keep_images:
+        done &= store.image_keys()
     todo = batches([t for t in tasks if t.key not in done], max_batch)
+    run = functools.partial(run_batch, device=device, keep_images=keep_images)
     failures: list[tuple[list[Task], BaseException]] = []
     bar = tqdm(total=len(todo), desc="sweep", unit="batch", disable=not progress)
     try:
         if executor is None:
             for batch in todo:
                 try:
-                    store.add(run_batch(batch, device))
+                    store.add(run(batch))
                 except Exception as exc:  # record it, go on with the other batches
                     failures.append((batch, exc))
                 bar.update(1)
         else:
-            futures = {executor.submit(run_batch, batch, device): batch for batch in todo}
+            futures = {executor.submit(run, batch): batch for batch in todo}
             try:
                 for fut in cf.as_completed(futures):
                     try:

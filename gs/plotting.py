@@ -101,7 +101,9 @@ def save_figure(
     for ext in ("pdf", "png"):
         final = out / f"{name}.{ext}"
         tmp = out / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, dpi=dpi, format=ext)
+        # no creation date in the PDF: a rerun with the same numbers gives the same bytes
+        meta = {"CreationDate": None} if ext == "pdf" else None
+        fig.savefig(tmp, dpi=dpi, format=ext, metadata=meta)
         os.replace(tmp, final)
         paths.append(final)
     final = out / f"{name}.csv"

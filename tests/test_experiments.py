@@ -150,6 +150,31 @@ def test_a_failing_batch_does_not_lose_the_others(tmp_path, monkeypatch):
     assert len(store) == 3
 
 
+def test_sweep_keeps_images_and_fetches_missing_ones(tmp_path, spy):
+    """keep_images stores each clamped output as 8-bit PNG beside its record; a task stored
+    without its image runs again for it, and its record is kept as it was."""
+    ts = spy_tasks(m=(100,), cut=(0,))
+    store = ResultsStore(tmp_path / "r.sqlite")
+    first = run_sweep(ts[:2], store, device="cpu", progress=False)
+    with pytest.raises(KeyError, match="keep_images=True"):
+        store.images([ts[0].key])
+    calls = len(spy.calls)
+    df = run_sweep(ts, store, device="cpu", progress=False, keep_images=True)
+    assert len(spy.calls) == calls + 1  # one batch: all three images lacked a stored image
+    assert len(store) == len(ts) and store.image_keys() == {t.key for t in ts}
+    assert list(df.timestamp[:2]) == list(first.timestamp)  # stored records untouched
+    images = store.images([t.key for t in ts])
+    _, names, y = spy.calls[-1]
+    op, _ = E.measurements(ts[0], torch.zeros(len(names), 3, 16, 16), names, "cpu")
+    expected = op.A_adjoint(y).clamp(0, 1)
+    for b, name in enumerate(names):
+        got = images[next(t.key for t in ts if t.image == name)]
+        assert got.shape == (3, 16, 16) and got.dtype == torch.float32
+        assert (got - expected[b]).abs().max() <= 0.5 / 255 + 1e-6  # 8-bit rounding only
+    run_sweep(ts, store, device="cpu", progress=False, keep_images=True)
+    assert len(spy.calls) == calls + 1  # nothing left to do
+
+
 def test_y_is_shared_across_batches_and_methods(tmp_path, spy):
     """One noise draw per (image, m, seed): the same y in a batch of 1 or 3, for every
     method and cut (DESIGN decision 1); one A per (m, seed) (decision 2)."""
