@@ -19,7 +19,7 @@ from gs.baselines import (
     recover_mgan,
 )
 from gs.baselines.lasso_dct import dct2, idct2, lasso_objective
-from gs.baselines.mgan import mgan_render, run_head
+from gs.baselines.mgan import mgan_render
 from gs.models import build
 from gs.models.deep_decoder import DeepDecoder, batched_forward, init_params, num_params
 from gs.operators import make_operator
@@ -165,11 +165,12 @@ def test_mgan_settings_and_head():
     assert MGAN_SETTINGS["dcgan"] == {"cut": 1, "n_codes": 10, "steps": 5000, "lr": 3e-2}
     assert MGAN_SETTINGS["began"] == {"cut": 2, "n_codes": 20, "steps": 3000, "lr": 1e-3}
     assert MGAN_SETTINGS["vae"] == {"cut": 1, "n_codes": 20, "steps": 3000, "lr": 5e-3}
-    for g in (build("began64", ch=4).eval(), build("vae64", widths=(8, 4, 4, 4, 4)).eval()):
+    for g in (build("began64", ch=4).eval(), build("vae64", widths=(8, 4, 4, 4, 4)).eval(),
+              build("dcgan", ngf=4).eval()):
         z = g.sample_latents(2, 0, generator=torch.Generator().manual_seed(0))
         feats = g.features(z, cut=0)
         for c in g.valid_cuts:
-            assert torch.equal(run_head(g, z[0], c), feats[c][0])
+            assert torch.equal(g.head(z[0], c), feats[c][0])
 
 
 def test_mgan_render_one_hot_alpha_is_the_generator():

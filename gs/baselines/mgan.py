@@ -38,7 +38,7 @@ from gs.baselines._common import (
     problem_index,
     select_best,
 )
-from gs.models.base import BlockGenerator, SequentialGenerator
+from gs.models.base import BlockGenerator
 from gs.operators import Operator
 from gs.recovery import RecoveryResult, frozen, measurement_mse, minimize
 
@@ -50,32 +50,6 @@ MGAN_SETTINGS: dict[str, dict] = {
 """The paper's mGANprior settings per model family: cut, number of codes, Adam steps, lr."""
 
 
-def run_head(generator: BlockGenerator, z: Tensor, cut: int) -> Tensor:
-    """The main feature map at ``cut`` from cut-0 latents: blocks ``[0, cut)`` only.
-
-    ``z: (B, *latent_shapes(0)[0])`` -> ``(B, *latent_shapes(cut)[0])``. Runs exactly
-    ``blocks[:cut]`` for sequential generators (DCGAN, VAE) and for BEGAN (whose skip
-    source ``h0`` is the output of block 0); any other generator falls back to
-    :meth:`~gs.models.base.BlockGenerator.features` (which runs every block).
-    """
-    generator.check_cut(cut)
-    blocks = generator.blocks
-    if isinstance(generator, SequentialGenerator):
-        x = z
-        for block in blocks[:cut]:
-            x = block(x)
-        return x
-    if model_family(generator) == "began":
-        x, skip = z, None
-        for i in range(cut):
-            block = blocks[i]
-            x = block(x, skip) if getattr(block, "uses_skip", False) else block(x)
-            if i == 0:
-                skip = x
-        return x
-    return generator.features((z,), cut=0)[cut][0]
-
-
 def mgan_render(
     generator: BlockGenerator, z: Tensor, alpha: Tensor, *rest: Tensor, cut: int
 ) -> Tensor:
@@ -85,7 +59,7 @@ def mgan_render(
     latents at ``cut`` (BEGAN's free skip ``(P, ch, 8, 8)``). Returns ``(P, 3, H, W)``.
     """
     P, N = z.shape[:2]
-    feats = run_head(generator, z.reshape(P * N, *z.shape[2:]), cut)
+    feats = generator.head(z.reshape(P * N, *z.shape[2:]), cut)
     feats = feats.view(P, N, *feats.shape[1:])
     a = alpha.view(P, N, alpha.shape[-1], *([1] * (feats.ndim - 3)))
     return generator(((a * feats).sum(1), *rest), cut=cut)
@@ -208,4 +182,4 @@ def recover_mgan(
     )
 
 
-__all__ = ["MGAN_SETTINGS", "mgan_num_params", "mgan_render", "recover_mgan", "run_head"]
+__all__ = ["MGAN_SETTINGS", "mgan_num_params", "mgan_render", "recover_mgan"]

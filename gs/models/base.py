@@ -170,8 +170,20 @@ class BlockGenerator(nn.Module):
         self._run(self.check_latents(latents, cut), cut, feats)
         return feats
 
-    def _run(self, latents: Latents, cut: int, record: list[Latents] | None) -> Tensor:
-        """Run from ``cut`` to the image; append each cut's latents to ``record``."""
+    def head(self, latents: LatentLike, cut: int) -> Tensor:
+        """The main latent tensor at ``cut`` from cut-0 latents, running only ``blocks[:cut]``.
+
+        ``(B, *latent_shapes(0)[0])`` -> ``(B, *latent_shapes(cut)[0])``; equals
+        ``features(latents)[cut][0]`` without running the blocks after ``cut`` (mGANprior
+        composes features there).
+        """
+        self.check_cut(cut)
+        return self._run(self.check_latents(latents, 0), 0, None, stop=cut)
+
+    def _run(self, latents: Latents, cut: int, record: list[Latents] | None,
+             stop: int | None = None) -> Tensor:
+        """Run from ``cut`` to the image, or only up to cut ``stop`` (returning the main
+        latent there); append each cut's latents to ``record``."""
         raise NotImplementedError
 
 
@@ -205,10 +217,11 @@ class SequentialGenerator(BlockGenerator):
     def output(self, x: Tensor) -> Tensor:
         return x
 
-    def _run(self, latents: Latents, cut: int, record: list[Latents] | None) -> Tensor:
+    def _run(self, latents: Latents, cut: int, record: list[Latents] | None,
+             stop: int | None = None) -> Tensor:
         (x,) = latents
-        for block in self.blocks[cut:]:
+        for block in self.blocks[cut:stop]:
             if record is not None:
                 record.append((x,))
             x = block(x)
-        return self.output(x)
+        return x if stop is not None else self.output(x)

@@ -159,7 +159,8 @@ class BEGAN(BlockGenerator):
             return (self._x_shapes[cut],)
         return (self._x_shapes[cut], self.skip_shape)
 
-    def _run(self, latents: Latents, cut: int, record: list[Latents] | None) -> Tensor:
+    def _run(self, latents: Latents, cut: int, record: list[Latents] | None,
+             stop: int | None = None) -> Tensor:
         if cut == 0:
             (x,) = latents
             skip = None
@@ -168,7 +169,7 @@ class BEGAN(BlockGenerator):
             skip = x  # tied: the skip is the cut-1 input
         else:
             x, skip = latents
-        for i in range(cut, len(self.blocks)):
+        for i in range(cut, len(self.blocks) if stop is None else stop):
             if record is not None:
                 record.append((x,) if i <= 1 else (x, skip))
             block = self.blocks[i]
