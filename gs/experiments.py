@@ -55,6 +55,7 @@ same call: finished batches are skipped.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -66,7 +67,7 @@ import math
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -762,7 +763,7 @@ class ResultsStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._memory = sqlite3.connect(":memory:") if self.path == ":memory:" else None
-        with self._connect() as con:
+        with self._connection() as con, con:  # one transaction
             if self._memory is None:
                 con.execute("PRAGMA journal_mode=WAL")
             cols = ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
@@ -773,31 +774,30 @@ class ResultsStore:
                     con.execute(f"ALTER TABLE results ADD COLUMN {c} {t}")
             con.execute("CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, png BLOB)")
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection to the store, closed afterwards (the in-memory one is kept)."""
         if self._memory is not None:
-            return self._memory
+            yield self._memory
+            return
         con = sqlite3.connect(self.path, timeout=60)
-        con.execute("PRAGMA synchronous=FULL")
-        return con
-
-    def _close(self, con: sqlite3.Connection) -> None:
-        if con is not self._memory:
+        try:
+            con.execute("PRAGMA synchronous=FULL")
+            yield con
+        finally:
             con.close()
+
+    def _keys(self, table: str) -> set[str]:
+        with self._connection() as con:
+            return {k for (k,) in con.execute(f"SELECT key FROM {table}")}
 
     def done_keys(self) -> set[str]:
         """Keys of every stored record."""
-        con = self._connect()
-        try:
-            return {k for (k,) in con.execute("SELECT key FROM results")}
-        finally:
-            self._close(con)
+        return self._keys("results")
 
     def __len__(self) -> int:
-        con = self._connect()
-        try:
+        with self._connection() as con:
             return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-        finally:
-            self._close(con)
 
     def add(self, records: Sequence[dict]) -> int:
         """Insert ``records`` (dicts with ``key`` and columns of :data:`COLUMNS`, and
@@ -815,24 +815,16 @@ class ResultsStore:
                f"VALUES ({', '.join('?' for _ in cols)})")
         rows = [tuple(_sql_value(r.get(c)) for c in cols) for r in records]
         pngs = [(r["key"], r["image_png"]) for r in records if r.get("image_png")]
-        con = self._connect()
-        try:
-            with con:  # one transaction: all or nothing
-                before = con.total_changes
-                con.executemany(sql, rows)
-                added = con.total_changes - before
-                con.executemany("INSERT OR IGNORE INTO images (key, png) VALUES (?, ?)", pngs)
-                return added
-        finally:
-            self._close(con)
+        with self._connection() as con, con:  # one transaction: all or nothing
+            before = con.total_changes
+            con.executemany(sql, rows)
+            added = con.total_changes - before
+            con.executemany("INSERT OR IGNORE INTO images (key, png) VALUES (?, ?)", pngs)
+            return added
 
     def image_keys(self) -> set[str]:
         """Keys of the records that have a stored image."""
-        con = self._connect()
-        try:
-            return {k for (k,) in con.execute("SELECT key FROM images")}
-        finally:
-            self._close(con)
+        return self._keys("images")
 
     def images(self, keys: Iterable[str]) -> dict[str, Tensor]:
         """The stored outputs ``(3, H, W)`` in [0, 1] (8-bit, clamped) by key.
@@ -841,15 +833,12 @@ class ResultsStore:
         ``run_sweep(..., keep_images=True)``).
         """
         keys = list(dict.fromkeys(keys))
-        con = self._connect()
-        try:
-            found = {}
+        found = {}
+        with self._connection() as con:
             for i in range(0, len(keys), 500):
                 part = keys[i : i + 500]
                 q = f"SELECT key, png FROM images WHERE key IN ({', '.join('?' * len(part))})"
                 found.update(dict(con.execute(q, part).fetchall()))
-        finally:
-            self._close(con)
         missing = [k for k in keys if k not in found]
         if missing:
             raise KeyError(f"{len(missing)} of {len(keys)} records have no stored image (first: "
@@ -880,11 +869,8 @@ class ResultsStore:
         sql = f"SELECT {', '.join(COLUMNS)} FROM results"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        con = self._connect()
-        try:
+        with self._connection() as con:
             df = pd.read_sql_query(sql + " ORDER BY rowid", con, params=args)
-        finally:
-            self._close(con)
         for col, typ in COLUMNS.items():  # consistent dtypes, even for all-NULL columns
             if typ == "REAL":
                 df[col] = df[col].astype("float64")

@@ -173,19 +173,15 @@ class Operator(nn.Module):
         """Raise unless ``y`` is a finite ``(B, *meas_shape)`` tensor of measurements."""
         if not isinstance(y, Tensor):
             raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
-        if y.ndim != 1 + len(self.meas_shape) or tuple(y.shape[1:]) != self.meas_shape:
-            raise ValueError(
-                f"y must have shape (B, {', '.join(map(str, self.meas_shape))}) for this "
-                f"operator, got {tuple(y.shape)}"
-            )
+        self._check_meas(y, name="y")
         if not torch.isfinite(y).all():
             raise ValueError("y contains non-finite values (NaN or inf)")
         return y
 
-    def _check_meas(self, y: Tensor) -> None:
+    def _check_meas(self, y: Tensor, name: str = "measurements") -> None:
         if y.ndim != 1 + len(self.meas_shape) or tuple(y.shape[1:]) != self.meas_shape:
             raise ValueError(
-                f"measurements must have shape (B, {', '.join(map(str, self.meas_shape))}) "
+                f"{name} must have shape (B, {', '.join(map(str, self.meas_shape))}) "
                 f"for {type(self).__name__}, got {tuple(y.shape)}"
             )
 

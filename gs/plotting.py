@@ -222,21 +222,24 @@ def psnr_vs_ratio(
         if ylim:
             ax.set_ylim(*ylim)
     axes[0][0].set_ylabel("PSNR (dB)" if y == "psnr" else y)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:
-        h, lab = ax.get_legend_handles_labels()
-        for hh, ll in zip(h, lab, strict=True):
-            if ll not in labels:
-                handles.append(hh)
-                labels.append(ll)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    # below the panels (after tight_layout, which ignores figure legends), so that a
-    # legend of several rows never covers the x labels
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4),
-               bbox_to_anchor=(0.5, 0.0), frameon=False)
+    _legend_below(fig, [entry for ax in axes[0]
+                        for entry in zip(*ax.get_legend_handles_labels(), strict=True)])
     return fig, summary
+
+
+def _legend_below(fig: plt.Figure, entries: Sequence[tuple]) -> None:
+    """One figure legend below the panels from ``(handle, label)`` pairs, the first handle
+    of each label. Call after ``tight_layout`` (which ignores figure legends), so that a
+    legend of several rows never covers the panels or their x labels."""
+    handles: dict[str, object] = {}
+    for handle, label in entries:
+        handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="upper center",
+                   ncol=min(len(handles), 4), bbox_to_anchor=(0.5, 0.0), frameon=False)
 
 
 def box_by(
@@ -257,7 +260,7 @@ def box_by(
     width = max(panel, 0.28 * n_x * len(hue_order) + 0.7)
     fig, axes = plt.subplots(1, len(cols), sharey=True, squeeze=False,
                              figsize=(width * len(cols), panel))
-    handles, labels = [], []
+    entries: list[tuple] = []
     for ax, c in zip(axes[0], cols, strict=True):
         part = frame if c is None else frame[frame[col] == c]
         sns.boxplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=palette,
@@ -278,18 +281,13 @@ def box_by(
         if c is not None:
             ax.set_title(str(c))
         if ax.get_legend():
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
+            entries += zip(*ax.get_legend_handles_labels(), strict=True)
             ax.get_legend().remove()
     axes[0][0].set_ylabel("PSNR (dB)" if y == "psnr" else y)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    if handles:  # below the panels, never over the boxes or the tick labels
-        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4),
-                   bbox_to_anchor=(0.5, 0.0), frameon=False)
+    _legend_below(fig, entries)
     keys = [k for k in (col, x, hue) if k]
     summary = frame.groupby(keys)[y].agg(mean="mean", sd="std", n="count").reset_index()
     return fig, summary

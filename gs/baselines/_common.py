@@ -19,11 +19,6 @@ from gs.operators import Operator
 from gs.recovery import RecoveryResult, best_of_restarts, measurement_mse
 
 
-def check_measurements(operator: Operator, y: Tensor) -> None:
-    """Raise a ValueError unless ``y`` is a finite ``(B, *operator.meas_shape)`` batch."""
-    operator.check_measurements(y)
-
-
 def check_restarts(restarts: int) -> int:
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts must be a positive int, got {restarts!r}")

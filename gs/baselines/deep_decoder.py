@@ -21,7 +21,6 @@ import torch
 from torch import Tensor
 
 from gs.baselines._common import (
-    check_measurements,
     check_restarts,
     problem_index,
     select_best,
@@ -71,7 +70,7 @@ def recover_deep_decoder(
         ``info["params"]`` the best restart's stacked parameters, ``info["num_params"]``.
     """
     t0 = time.perf_counter()
-    check_measurements(operator, y)
+    operator.check_measurements(y)
     R = check_restarts(restarts)
     C, H, W = operator.image_shape
     if H != W:

@@ -40,7 +40,6 @@ from torch import Tensor
 from torch.func import functional_call
 
 from gs.baselines._common import (
-    check_measurements,
     check_restarts,
     check_same_device,
     draw_per_problem,
@@ -188,7 +187,7 @@ def recover_iagan(
         raise ValueError(f"per_problem must be one of {PER_PROBLEM}, got {per_problem!r}")
     if steps < 0 or steps2 < 0:
         raise ValueError(f"steps must be >= 0, got {steps} and {steps2}")
-    check_measurements(operator, y)
+    operator.check_measurements(y)
     R = check_restarts(restarts)
     device = generator.device
     dtype = next(generator.parameters()).dtype

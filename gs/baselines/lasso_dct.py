@@ -43,7 +43,7 @@ import scipy.fft
 import torch
 from torch import Tensor
 
-from gs.baselines._common import check_measurements, select_best
+from gs.baselines._common import select_best
 from gs.operators import Operator
 from gs.recovery import RecoveryResult
 
@@ -251,7 +251,7 @@ def recover_lasso_dct(
     """
     t0 = time.perf_counter()
     del generator, restarts
-    check_measurements(operator, y)
+    operator.check_measurements(y)
     y = y.to(device=operator.device, dtype=operator.dtype)
     rng = torch.Generator().manual_seed(seed)
     sol = fista_lasso_dct(operator, y, gamma=gamma, max_iter=steps, tol=tol,

@@ -30,7 +30,6 @@ import torch
 from torch import Tensor
 
 from gs.baselines._common import (
-    check_measurements,
     check_restarts,
     check_same_device,
     draw_per_problem,
@@ -130,7 +129,7 @@ def recover_mgan(
     if n_codes < 1:
         raise ValueError(f"n_codes must be >= 1, got {n_codes}")
     generator.check_cut(cut)
-    check_measurements(operator, y)
+    operator.check_measurements(y)
     R = check_restarts(restarts)
     device = generator.device
     dtype = next(generator.parameters()).dtype
