@@ -269,8 +269,15 @@ def box_by(
         # shade of its own colour, and show every value as a point on top
         for patch in ax.patches:
             patch.set_edgecolor(tuple(0.6 * v for v in patch.get_facecolor()[:3]))
-        sns.stripplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=dark,
-                      ax=ax, dodge=True, size=2.5, jitter=0.1, legend=False)
+        # seaborn jitters with numpy's global generator: seed it for this call only, so a
+        # rerun with the same numbers draws the same figure
+        state = np.random.get_state()
+        np.random.seed(0)
+        try:
+            sns.stripplot(data=part, x=x, y=y, hue=hue, hue_order=hue_order, palette=dark,
+                          ax=ax, dodge=True, size=2.5, jitter=0.1, legend=False)
+        finally:
+            np.random.set_state(state)
         ax.set_xlabel("")
         ax.grid(axis="y", alpha=0.3)
         if rotation:
