@@ -45,9 +45,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from gs.paths import DATA_DIR, FIGURES_DIR, REPO_ROOT
+
 #: the shipped offline sets (``data/`` next to the package; env var ``GS_DATA_DIR`` overrides)
-DATA_DIR = Path(os.environ.get("GS_DATA_DIR") or REPO_ROOT / "data")
 
 OFFLINE_KINDS = ("faces", "scenes")
 PAPER_KINDS = ("celeba", "coco")
@@ -635,7 +635,7 @@ def contact_sheet(
 
 def data_contact_sheet(out_dir: str | Path | None = None, size: int = OFFLINE_SIZE) -> list[Path]:
     """Contact sheet of both offline sets and splits: ``figures/offline/data_contact_sheet.*``."""
-    out_dir = Path(out_dir) if out_dir is not None else REPO_ROOT / "figures" / "offline"
+    out_dir = Path(out_dir) if out_dir is not None else FIGURES_DIR / "offline"
     images, names, groups = [], [], []
     for kind in OFFLINE_KINDS:
         for split in SPLITS:

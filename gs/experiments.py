@@ -981,9 +981,9 @@ def default_store(profile: str, path: str | Path | None = None) -> ResultsStore:
     Every notebook of a profile shares it, so a result computed once (e.g. surgery at the
     chosen cut) is reused by every figure that shows it.
     """
-    from gs.zoo import REPO_ROOT
+    from gs.paths import OUTPUT_DIR
 
-    path = Path(path) if path else REPO_ROOT / "outputs" / "results" / f"{profile}.sqlite"
+    path = Path(path) if path else OUTPUT_DIR / "results" / f"{profile}.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     return ResultsStore(path)
 

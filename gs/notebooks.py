@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from gs.zoo import REPO_ROOT
+from gs.paths import OUTPUT_DIR, REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-OUTPUT_DIR = REPO_ROOT / "outputs" / "notebooks"
+NOTEBOOK_OUTPUT_DIR = OUTPUT_DIR / "notebooks"
 
 
 def notebook_paths(directory: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -37,7 +37,7 @@ def run_notebook(
     """
     import papermill as pm
 
-    out_dir = Path(output_dir or OUTPUT_DIR / profile)
+    out_dir = Path(output_dir or NOTEBOOK_OUTPUT_DIR / profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / Path(path).name
     params = {"profile": profile, **(parameters or {})}

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
-from gs.zoo import REPO_ROOT  # noqa: E402
+from gs.paths import FIGURES_DIR  # noqa: E402
 
 STYLES = {
     # width of one panel in inches, font scale, dpi of the PNG
@@ -80,7 +80,7 @@ def subplots(nrows: int = 1, ncols: int = 1, aspect: float = 0.85, **kw):
 
 def figures_dir(profile: str, out_dir: str | Path | None = None) -> Path:
     """``figures/<profile>/`` in the repository unless ``out_dir`` is given."""
-    path = Path(out_dir) if out_dir else REPO_ROOT / "figures" / profile
+    path = Path(out_dir) if out_dir else FIGURES_DIR / profile
     path.mkdir(parents=True, exist_ok=True)
     return path
 

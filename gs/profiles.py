@@ -133,9 +133,13 @@ def get_profile(name: str, **overrides) -> Profile:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is present, else ``"cpu"``."""
+    """``"auto"`` -> ``"cuda"`` when a GPU is present, else ``"cpu"``; other names as given.
+
+    The one place the package decides where to run (sweeps, notebooks, training).
+    """
     import torch
 
+    device = str(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device

@@ -107,6 +107,7 @@ from torch import Tensor, nn
 from gs.models import build, vae_loss
 from gs.models.base import BlockGenerator
 from gs.models.discriminators import BEGANDiscriminator, DCGANDiscriminator
+from gs.profiles import resolve_device
 
 MODEL_NAMES = ("dcgan", "began", "vae")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -220,15 +221,9 @@ itself is the offline DCGAN)."""
 PAPER_ZOO_NAMES = {"dcgan": "dcgan64-celeba", "began": "began128-celeba", "vae": "vae128-celeba"}
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA if available, else MPS if available, else CPU."""
-    if str(device) != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+def _device(device: str | torch.device = "auto") -> torch.device:
+    """:func:`gs.profiles.resolve_device` as a ``torch.device``."""
+    return torch.device(resolve_device(str(device)))
 
 
 # =====================================================================================
@@ -760,7 +755,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None,
     ``stream`` overrides the data stream (tests).
     """
     t0 = time.time()
-    device = resolve_device(cfg.device)
+    device = _device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     if cfg.deterministic:

@@ -27,9 +27,7 @@ from pathlib import Path
 import torch
 
 from gs.models.base import BlockGenerator
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ZOO_DIR = Path(os.environ.get("GS_ZOO_DIR", REPO_ROOT / "zoo"))
+from gs.paths import ZOO_DIR
 
 DIGIFACE_PACKAGE = "gan_face_generate"
 DIGIFACE_VERSION = "1.1.1"

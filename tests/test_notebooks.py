@@ -13,10 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gs.notebooks import OUTPUT_DIR, notebook_paths, run_notebook
+from gs.notebooks import NOTEBOOK_OUTPUT_DIR, notebook_paths, run_notebook
 
 NOTEBOOKS = notebook_paths()
-SMOKE_DIR = OUTPUT_DIR / "smoke"
+SMOKE_DIR = NOTEBOOK_OUTPUT_DIR / "smoke"
 
 
 @pytest.fixture(scope="session")
