@@ -10,7 +10,7 @@ Profiles (:data:`PRESETS`; every value can be overridden on the command line):
   crop, 95:5 split, train part) at the paper's sizes and epochs: DCGAN 64 px 25 epochs
   batch 64; BEGAN 128 px (ch 128) 50 epochs batch 32; VAE 128 px 20 epochs batch 128.
   Meant for one GPU. After training, each generator is registered by path in the local
-  zoo file (:mod:`gs.zoo_local`) as ``dcgan64-celeba``, ``began128-celeba``,
+  zoo file (:func:`gs.zoo.add_local_entry`) as ``dcgan64-celeba``, ``began128-celeba``,
   ``vae128-celeba``.
 * ``offline``: the commands that made the shipped ``zoo/began64-digiface.pt`` and
   ``zoo/vae64-digiface.pt``, 64-px models trained on the DigiFace DCGAN's samples
@@ -944,7 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name and args.model == "all" and args.register:
             name = f"{args.register}-{model}"
         if name:
-            from gs.zoo_local import add_local_entry
+            from gs.zoo import add_local_entry
 
             reg = add_local_entry(name, res.generator_path, training=command,
                                   description=f"{cfg.model_name} trained on {cfg.data} "

@@ -238,15 +238,14 @@ def test_cli_parses_profiles_and_overrides():
 
 
 def test_local_zoo_registration(tmp_path, monkeypatch):
-    from gs import zoo_local
     from gs.models import build
 
     g = build("vae64", widths=(16, 16, 8, 8, 8))
     path = tmp_path / "g.pt"
     zoo.save_checkpoint(g, path, "vae64", {"widths": [16, 16, 8, 8, 8]})
-    reg = zoo_local.add_local_entry("vae-test-local", path, file=tmp_path / "zoo.json")
+    reg = zoo.add_local_entry("vae-test-local", path, file=tmp_path / "zoo.json")
     assert json.loads(reg.read_text())["vae-test-local"]["sha256"] == zoo.sha256sum(path)
-    assert zoo_local.register_from_file(reg) == ["vae-test-local"]
+    assert zoo.register_from_file(reg) == ["vae-test-local"]
     assert zoo.load("vae-test-local")(torch.zeros(2, 512)).shape == (2, 3, 64, 64)
     zoo.ENTRIES.pop("vae-test-local")
 
