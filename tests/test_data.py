@@ -124,7 +124,7 @@ def test_offline_bad_arguments(kwargs, match):
 
 
 def test_offline_missing_folder_says_how_to_rebuild(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(data.offline, "DATA_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="build-offline"):
         data.load_offline("faces")
 
@@ -386,8 +386,8 @@ def test_download_celeba_verifies_and_extracts_hand_placed_zip(tmp_path, monkeyp
     zp.parent.mkdir(parents=True)
     zp.write_bytes(blob)
     calls = _fake_gdown(monkeypatch, b"")
-    monkeypatch.setattr(data, "CELEBA_MD5", hashlib.md5(blob).hexdigest())
-    monkeypatch.setattr(data, "CELEBA_N_IMAGES", 5)
+    monkeypatch.setattr(data.download, "CELEBA_MD5", hashlib.md5(blob).hexdigest())
+    monkeypatch.setattr(data.download, "CELEBA_N_IMAGES", 5)
     folder = data.download_celeba(tmp_path, quiet=True)
     assert not calls and len(list(folder.glob("*.jpg"))) == 5
 
@@ -412,7 +412,7 @@ def test_http_download_resumes_with_range(tmp_path, monkeypatch):
             "Content-Range": f"bytes {start}-{len(full) - 1}/{len(full)}",
             "Content-Type": "application/zip"})
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(data.download.urllib.request, "urlopen", urlopen)
     data.http_download("http://example.invalid/test2017.zip", dest, chunk=333, quiet=True)
     assert seen == ["bytes=1000-"] and dest.read_bytes() == full
     assert not (tmp_path / "test2017.zip.part").exists()
@@ -424,7 +424,7 @@ def test_http_download_detects_short_and_html(tmp_path, monkeypatch):
     def short(req, timeout=None):
         return _FakeResponse(full[:3000], 200, {"Content-Length": "5000"})
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", short)
+    monkeypatch.setattr(data.download.urllib.request, "urlopen", short)
     with pytest.raises(data.DownloadError, match="3000 of 5000"):
         data.http_download("http://example.invalid/f.zip", tmp_path / "f.zip", quiet=True)
     assert (tmp_path / "f.zip.part").stat().st_size == 3000  # kept for resuming
@@ -432,7 +432,7 @@ def test_http_download_detects_short_and_html(tmp_path, monkeypatch):
     def html(req, timeout=None):
         return _FakeResponse(QUOTA_PAGE, 200, {"Content-Type": "text/html; charset=utf-8"})
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", html)
+    monkeypatch.setattr(data.download.urllib.request, "urlopen", html)
     with pytest.raises(data.DownloadError, match="HTML"):
         data.http_download("http://example.invalid/g.zip", tmp_path / "g.zip", quiet=True)
 

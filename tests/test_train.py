@@ -4,11 +4,13 @@ the shipped BEGAN/VAE zoo entries load."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from gs import data as D
 from gs import train as T
 from gs import zoo
 
@@ -72,7 +74,7 @@ def _cfg(model: str, tmp_path, steps: int, **kw) -> T.TrainConfig:
 
 
 def _log(cfg: T.TrainConfig) -> list[dict]:
-    lines = (T.Path(cfg.out) / "log.jsonl").read_text().splitlines()
+    lines = (Path(cfg.out) / "log.jsonl").read_text().splitlines()
     return [json.loads(s) for s in lines]
 
 
@@ -102,7 +104,7 @@ def test_dcgan_discriminator_learns_to_separate(tmp_path):
 
 
 def test_dcgan_init_and_float_labels():
-    trainer = T.DCGANTrainer(_cfg("dcgan", T.Path("/tmp"), 1), torch.device("cpu"), 1, 1)
+    trainer = T.DCGANTrainer(_cfg("dcgan", Path("/tmp"), 1), torch.device("cpu"), 1, 1)
     w = trainer.G.blocks[1][0].weight.detach()
     assert abs(float(w.std()) - 0.02) < 0.005
     bn = trainer.D.main[3]
@@ -124,8 +126,8 @@ def test_resume_gives_identical_continuation(tmp_path, model):
     b = torch.load(r2.generator_path, weights_only=True)["state_dict"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    sa = torch.load(T.Path(straight.out) / "state.pt", weights_only=True)
-    sb = torch.load(T.Path(split2.out) / "state.pt", weights_only=True)
+    sa = torch.load(Path(straight.out) / "state.pt", weights_only=True)
+    sb = torch.load(Path(split2.out) / "state.pt", weights_only=True)
     for k, v in sa["trainer"]["modules"].items():
         for name in v:
             assert torch.equal(v[name], sb["trainer"]["modules"][k][name]), (k, name)
@@ -144,8 +146,8 @@ def test_same_seed_same_weights(tmp_path):
 
 def test_digiface_stream_is_deterministic_and_resumable():
     teacher = zoo.load("dcgan64-digiface")
-    s1 = T.DigiFaceStream(3, seed=5, teacher=teacher)
-    s2 = T.DigiFaceStream(3, seed=5, teacher=teacher)
+    s1 = D.DigiFaceStream(3, seed=5, teacher=teacher)
+    s2 = D.DigiFaceStream(3, seed=5, teacher=teacher)
     a, b = s1.next(), s2.next()
     assert a.shape == (3, 3, 64, 64) and 0 <= a.min() and a.max() <= 1
     assert torch.equal(a, b)
@@ -154,7 +156,7 @@ def test_digiface_stream_is_deterministic_and_resumable():
     assert not torch.equal(a, c)
     s2.load_state_dict(st)
     assert torch.equal(s2.next(), c)
-    assert not torch.equal(T.DigiFaceStream(3, seed=6, teacher=teacher).next(), a)
+    assert not torch.equal(D.DigiFaceStream(3, seed=6, teacher=teacher).next(), a)
 
 
 def _image_folder(root, n=10, size=(40, 30)):
@@ -172,21 +174,21 @@ def _image_folder(root, n=10, size=(40, 30)):
 
 def test_folder_stream_reads_shuffles_and_resumes(tmp_path):
     root = _image_folder(tmp_path / "imgs")
-    files = T.list_images(root)
+    files = D.list_images(root)
     assert len(files) == 10
-    s = T.ImageFolderStream(files, size=16, batch_size=4, seed=0, workers=2)
+    s = D.ImageFolderStream(files, size=16, batch_size=4, seed=0, workers=2)
     x = s.next()
     assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32
     assert 0 <= x.min() and x.max() <= 1
     st = s.state_dict()
     nxt = [s.next() for _ in range(3)]  # crosses an epoch boundary (10 // 4 = 2 batches)
     assert s.epoch == 1
-    s2 = T.ImageFolderStream(files, size=16, batch_size=4, seed=0, workers=0)
+    s2 = D.ImageFolderStream(files, size=16, batch_size=4, seed=0, workers=0)
     s2.load_state_dict(st)
     for y in nxt:
         assert torch.equal(s2.next(), y)
     with pytest.raises(FileNotFoundError, match="no images"):
-        T.list_images(_empty(tmp_path))
+        D.list_images(_empty(tmp_path))
 
 
 def _empty(tmp_path):
@@ -202,12 +204,12 @@ def test_celeba_crop_and_split(tmp_path):
     root.mkdir(parents=True)
     for i in range(40):
         Image.new("RGB", (178, 218), (i * 5, 0, 0)).save(root / f"{i + 1:06d}.jpg")
-    files = T.celeba_train_files(tmp_path)
+    files = D.celeba_train_files(tmp_path)
     assert len(files) == 38 and files[-1].name == "000038.jpg"  # last 5% (2) held out
-    assert T.celeba_train_files(root) == files
-    x = T.load_celeba_image(files[0], 64)
+    assert D.celeba_train_files(root) == files
+    x = D.load_celeba_image(files[0], 64)
     assert x.shape == (3, 64, 64)
-    s = T.ImageFolderStream(files, 128, 4, loader=T.load_celeba_image, workers=0)
+    s = D.ImageFolderStream(files, 128, 4, loader=D.load_celeba_image, workers=0)
     assert s.next().shape == (4, 3, 128, 128)
 
 
@@ -216,7 +218,7 @@ def test_train_on_folder_data_end_to_end(tmp_path):
     cfg = _cfg("vae", tmp_path, steps=2, data=f"folder:{root}", batch_size=4, sample_every=2)
     res = T.train(cfg)
     assert res.step == 2 and res.generator_path.is_file()
-    assert (T.Path(cfg.out) / "samples_000002.png").is_file()
+    assert (Path(cfg.out) / "samples_000002.png").is_file()
     g = zoo.load_checkpoint(res.generator_path)
     assert g(torch.zeros(1, 512)).shape == (1, 3, 64, 64)
 
@@ -233,7 +235,7 @@ def test_cli_parses_profiles_and_overrides():
     cfg = T.config_from_args("dcgan", T.build_parser().parse_args(["dcgan", "--profile", "paper"]))
     assert (cfg.image_size, cfg.batch_size, cfg.epochs) == (64, 64, 25)
     with pytest.raises(FileNotFoundError, match="CelebA"):
-        T.make_stream(T.TrainConfig(model="vae", data="celeba", data_root="/nonexistent"),
+        D.make_stream(T.TrainConfig(model="vae", data="celeba", data_root="/nonexistent"),
                       torch.device("cpu"))
 
 
@@ -266,11 +268,11 @@ def test_shipped_zoo_entries_load_and_sample(name, cut):
 
 def test_began_distill_objective_regresses_onto_the_teacher(tmp_path):
     teacher = zoo.load("dcgan64-digiface")
-    stream = T.DigiFaceStream(4, seed=0, teacher=teacher)
+    stream = D.DigiFaceStream(4, seed=0, teacher=teacher)
     u, x = stream.next_pair(64)
     assert u.shape == (4, 64) and u.abs().max() < 1 and x.shape == (4, 3, 64, 64)
     cfg = _cfg("began", tmp_path, steps=12, lr=2e-3, batch_size=4, objective="distill")
-    T.train(cfg, stream=T.DigiFaceStream(4, seed=0, teacher=teacher))
+    T.train(cfg, stream=D.DigiFaceStream(4, seed=0, teacher=teacher))
     l1 = [r["L1"] for r in _log(cfg)]
     assert np.mean(l1[-3:]) < np.mean(l1[:2])
     with pytest.raises(ValueError, match="distill"):
