@@ -27,6 +27,8 @@ import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
 from gs.paths import FIGURES_DIR  # noqa: E402
+from gs.sweep.methods import series_color as METHOD_SERIES_COLOR  # noqa: E402
+from gs.sweep.methods import series_label, series_name  # noqa: E402
 
 STYLES = {
     # width of one panel in inches, font scale, dpi of the PNG
@@ -34,26 +36,8 @@ STYLES = {
     "talk": {"panel": 4.0, "context": "talk", "font_scale": 1.0, "dpi": 150},
 }
 
-# One colour per method, shared by every figure.
-METHOD_COLORS = {
-    "surgery": "#c0392b",
-    "no_surgery": "#2c3e50",
-    "lasso_dct": "#7f8c8d",
-    "iagan": "#2980b9",
-    "mgan": "#8e44ad",
-    "deep_decoder": "#27ae60",
-    "reinit": "#e67e22",
-}
-METHOD_LABELS = {
-    "surgery": "With Surgery",
-    "no_surgery": "No Surgery",
-    "lasso_dct": "Lasso-DCT",
-    "iagan": "IAGAN",
-    "mgan": "mGANprior",
-    "deep_decoder": "Deep Decoder",
-    "reinit": "Surgery, re-initialised",
-}
-
+# Labels and colours of methods come from their specs (gs.sweep.methods); figures and
+# notebooks refer to methods and series by name ("surgery", "no_surgery", "lasso_dct").
 # One colour per image set (cut-selection and supplement figures).
 SET_COLORS = {"faces": "#c0392b", "celeba": "#c0392b", "scenes": "#2980b9", "coco": "#2980b9",
               "synthetic": "#7f8c8d"}
@@ -157,26 +141,16 @@ def image_grid(
 
 
 # ------------------------------------------------------------------ result plots
-def series_label(method: str, cut: int | None = None, default_cut: int | None = None) -> str:
-    """Legend label of a method; surgery at cut 0 is "No Surgery"."""
-    if method == "surgery" and cut == 0:
-        return METHOD_LABELS["no_surgery"]
-    return METHOD_LABELS.get(method, method)
-
-
-def series_color(label: str) -> str:
-    """The house colour of a series label (a method label or an image-set name)."""
-    for key, text in METHOD_LABELS.items():
-        if text == label:
-            return METHOD_COLORS[key]
-    return SET_COLORS.get(label, "#333333")
+def series_color(series: str) -> str:
+    """The house colour of a series: a method name (or ``"no_surgery"``) or an image set."""
+    return METHOD_SERIES_COLOR(series, SET_COLORS.get(series, "#333333"))
 
 
 def label_series(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add a ``series`` column: "With Surgery" (surgery, cut > 0), "No Surgery" (cut 0),
-    or the method's label."""
+    """Add a ``series`` column of names: ``"no_surgery"`` for surgery at cut 0, else the
+    method's name (:func:`gs.sweep.series_name`). Figures show their labels."""
     out = frame.copy()
-    out["series"] = [series_label(m, c) for m, c in zip(out["method"], out["cut"], strict=True)]
+    out["series"] = [series_name(m, c) for m, c in zip(out["method"], out["cut"], strict=True)]
     return out
 
 
@@ -213,7 +187,8 @@ def psnr_vs_ratio(
         for label, s in part.groupby(series, sort=False):
             s = s.sort_values(x)
             color = (palette or {}).get(str(label)) or series_color(str(label))
-            ax.plot(s[x], s["mean"], marker="o", ms=3, lw=1.4, label=label, color=color)
+            ax.plot(s[x], s["mean"], marker="o", ms=3, lw=1.4, label=series_label(str(label)),
+                    color=color)
             ax.fill_between(s[x], s["mean"] - s["sd"], s["mean"] + s["sd"], alpha=0.18,
                             color=color, lw=0)
         ax.set_title(str(f).upper() if len(str(f)) <= 5 else str(f))
@@ -248,11 +223,16 @@ def box_by(
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Box plots of ``y`` per ``x`` and ``hue`` (optionally one panel per ``col``).
 
-    ``palette`` maps hue values to colours (default: :func:`series_color` of each);
+    ``palette`` maps hue values to colours (default: :func:`series_color` of each); hue
+    values that are series names are shown by their labels;
     ``rotation`` turns the x tick labels (degrees, e.g. 30 for long labels)."""
     cols = list(dict.fromkeys(frame[col])) if col else [None]
-    hue_order = list(dict.fromkeys(frame[hue]))
-    palette = {h: (palette or {}).get(str(h)) or series_color(str(h)) for h in hue_order}
+    names = list(dict.fromkeys(frame[hue]))
+    colors = {str(h): (palette or {}).get(str(h)) or series_color(str(h)) for h in names}
+    # draw with display labels (method names become their labels)
+    frame = frame.assign(**{hue: [series_label(str(h)) for h in frame[hue]]})
+    hue_order = [series_label(str(h)) for h in names]
+    palette = {series_label(h): c for h, c in colors.items()}
     dark = {h: tuple(0.6 * v for v in matplotlib.colors.to_rgb(c)) for h, c in palette.items()}
     # each panel wide enough for its boxes (x categories x hues)
     panel = STYLES[_current["style"]]["panel"]

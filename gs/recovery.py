@@ -41,6 +41,7 @@ loss soon trips ``tolerance_change`` and the iterations stall.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,392 +52,7 @@ from torch import Tensor, nn
 
 from gs.metrics import psnr as psnr_fn
 from gs.operators import Operator
-
-OPTIMIZERS = ("lbfgs", "adam")
-
-
-# --------------------------------------------------------------------------- L-BFGS
-class BatchedLBFGS:
-    """L-BFGS for ``P`` independent problems, with ``torch.optim.LBFGS`` semantics.
-
-    Args:
-        params: tensors (leaf, ``requires_grad``) with a leading problem dimension ``P``.
-            Problem ``p`` optimises the concatenation of ``t[p].flatten()`` over ``params``
-            (the order ``torch.optim.LBFGS`` flattens a list of per-problem tensors in).
-        lr, max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
-        line_search_fn: as in ``torch.optim.LBFGS`` (defaults identical: max_iter 20,
-            max_eval ``max_iter * 5 // 4``, history 100, no line search).
-
-    Per problem and per :meth:`step` call this runs the algorithm of
-    ``torch.optim.LBFGS.step``: evaluate at the start; stop at once if ``max|g| <=
-    tolerance_grad``; then up to ``max_iter`` iterations of (history update if
-    ``y.s > 1e-10``; two-loop direction; step ``t = min(1, 1/|g|_1) * lr`` on the very
-    first iteration, else ``lr``; stop if ``g.d > -tolerance_change``; move; re-evaluate
-    unless it is the last iteration; stop on max_eval, ``max|g| <= tolerance_grad``,
-    ``max|t d| <= tolerance_change`` or ``|f - f_prev| < tolerance_change``). A problem
-    that stops is frozen (its updates masked) until the next :meth:`step` call; the
-    state persists across calls. The closure is evaluated for all problems at once.
-
-    ``line_search_fn="strong_wolfe"`` is supported but NOT batched: the line search of
-    each active problem runs in a Python loop and every trial point costs one evaluation
-    of the whole batch. It is correct, and slow for large ``P``.
-
-    The closure returns per-problem losses ``(P,)`` with a graph to ``params``; the
-    optimiser differentiates ``loss.sum()`` itself (do not call ``backward``).
-    """
-
-    def __init__(
-        self,
-        params: Sequence[Tensor],
-        lr: float = 1.0,
-        max_iter: int = 20,
-        max_eval: int | None = None,
-        tolerance_grad: float = 1e-7,
-        tolerance_change: float = 1e-9,
-        history_size: int = 100,
-        line_search_fn: str | None = None,
-    ):
-        self.params = list(params)
-        if not self.params:
-            raise ValueError("BatchedLBFGS needs at least one parameter tensor")
-        P = self.params[0].shape[0]
-        for t in self.params:
-            if t.ndim < 1 or t.shape[0] != P:
-                raise ValueError("every parameter must have the same leading problem dimension")
-            if not t.requires_grad or not t.is_leaf:
-                raise ValueError("parameters must be leaf tensors with requires_grad=True")
-        if line_search_fn not in (None, "strong_wolfe"):
-            raise ValueError(
-                f"only 'strong_wolfe' line search is supported, got {line_search_fn!r}"
-            )
-        if lr <= 0:
-            raise ValueError(f"lr must be positive, got {lr}")
-        self.lr = float(lr)
-        self.max_iter = int(max_iter)
-        self.max_eval = int(max_eval) if max_eval is not None else self.max_iter * 5 // 4
-        self.tolerance_grad = tolerance_grad
-        self.tolerance_change = tolerance_change
-        self.history_size = int(history_size)
-        self.line_search_fn = line_search_fn
-        self.P = P
-        self.N = sum(t[0].numel() for t in self.params)
-        ref = self.params[0]
-        self.dtype, self.device = ref.dtype, ref.device
-        z = dict(dtype=self.dtype, device=self.device)
-        zl = dict(dtype=torch.long, device=self.device)
-        self.n_iter = torch.zeros(P, **zl)  # iterations so far (state["n_iter"])
-        self.func_evals = torch.zeros(P, **zl)  # evaluations each problem needed alone
-        self.n_batched_evals = 0  # calls of the closure
-        self.d = torch.zeros(P, self.N, **z)
-        self.t = torch.zeros(P, **z)
-        self.prev_g = torch.zeros(P, self.N, **z)
-        self.prev_loss = torch.zeros(P, dtype=torch.float64, device=self.device)
-        self.H_diag = torch.ones(P, **z)
-        self.count = torch.zeros(P, **zl)  # history entries held
-        self.head = torch.zeros(P, **zl)  # next slot to write (mod history_size)
-        self._cap = 0  # allocated history slots (grows up to history_size)
-        self.old_dirs = torch.zeros(P, 0, self.N, **z)  # y = g_k+1 - g_k
-        self.old_stps = torch.zeros(P, 0, self.N, **z)  # s = t d
-        self.ro = torch.zeros(P, 0, **z)
-        self._ar = torch.arange(P, device=self.device)
-
-    # ------------------------------------------------------------- helpers
-    def _flat(self, tensors: Sequence[Tensor]) -> Tensor:
-        return torch.cat([t.reshape(self.P, -1) for t in tensors], dim=1)
-
-    def _evaluate(self, closure: Callable[[], Tensor]) -> tuple[Tensor, Tensor]:
-        with torch.enable_grad():
-            loss = closure()
-            if loss.shape != (self.P,):
-                raise ValueError(
-                    f"the closure must return losses of shape ({self.P},), got {tuple(loss.shape)}"
-                )
-            grads = torch.autograd.grad(loss.sum(), self.params, allow_unused=True)
-        grads = [
-            torch.zeros_like(p) if g is None else g for p, g in zip(self.params, grads, strict=True)
-        ]
-        self.n_batched_evals += 1
-        return loss.detach().to(self.dtype), self._flat(grads).to(self.dtype)
-
-    @torch.no_grad()
-    def _add(self, step: Tensor, mask: Tensor) -> None:
-        """``x[p] += step[p]`` for the problems in ``mask`` (``step: (P, N)``)."""
-        step = step * mask.to(step.dtype).unsqueeze(1)
-        off = 0
-        for p in self.params:
-            k = p[0].numel()
-            p.add_(step[:, off : off + k].view_as(p))
-            off += k
-
-    @torch.no_grad()
-    def _set_row(self, i: int, flat: Tensor) -> None:
-        off = 0
-        for p in self.params:
-            k = p[0].numel()
-            p[i].copy_(flat[off : off + k].view_as(p[i]))
-            off += k
-
-    def _grow(self, need: int) -> None:
-        if need <= self._cap:
-            return
-        cap = min(self.history_size, max(need, 2 * self._cap, 8))
-        z = dict(dtype=self.dtype, device=self.device)
-        dirs = torch.zeros(self.P, cap, self.N, **z)
-        stps = torch.zeros(self.P, cap, self.N, **z)
-        ro = torch.zeros(self.P, cap, **z)
-        # while cap < history_size no ring has wrapped: slots 0..count-1 are in order
-        dirs[:, : self._cap] = self.old_dirs
-        stps[:, : self._cap] = self.old_stps
-        ro[:, : self._cap] = self.ro
-        self.old_dirs, self.old_stps, self.ro, self._cap = dirs, stps, ro, cap
-
-    def _push(self, upd: Tensor, y: Tensor, s: Tensor, ys: Tensor) -> None:
-        """Append (y, s, 1/ys) to the history of the problems in ``upd``."""
-        if not bool(upd.any()):
-            return
-        self._grow(int(self.count[upd].max()) + 1)
-        H = self.history_size
-        rows = self._ar[upd]
-        slot = self.head[upd] % H
-        self.old_dirs[rows, slot] = y[upd]
-        self.old_stps[rows, slot] = s[upd]
-        self.ro[rows, slot] = 1.0 / ys[upd]
-        self.head[upd] += 1
-        self.count[upd] = torch.clamp(self.count[upd] + 1, max=H)
-
-    def _direction(self, g: Tensor, mask: Tensor) -> Tensor:
-        """The two-loop recursion ``-H_k g`` for the problems in ``mask`` (others: junk)."""
-        q = g.neg()
-        K = int(self.count[mask].max()) if bool(mask.any()) else 0
-        H = self.history_size
-        uniform = (
-            K > 0
-            and bool((self.head[mask] == self.head[mask][0]).all())
-            and bool((self.count[mask] == K).all())
-        )
-        al = []
-        for k in range(K):  # newest to oldest
-            valid = mask & (k < self.count)
-            if uniform:
-                j = int((self.head[mask][0] - 1 - k) % H)
-                s_k, y_k, ro_k = self.old_stps[:, j], self.old_dirs[:, j], self.ro[:, j]
-            else:
-                j = torch.where(valid, (self.head - 1 - k) % H, 0)
-                s_k, y_k = self.old_stps[self._ar, j], self.old_dirs[self._ar, j]
-                ro_k = self.ro[self._ar, j]
-            a = torch.where(valid, torch.linalg.vecdot(s_k, q) * ro_k, 0.0)
-            q.addcmul_(y_k, a.neg().unsqueeze(1))
-            al.append(a)
-        r = q * self.H_diag.unsqueeze(1)
-        for k in range(K - 1, -1, -1):  # oldest to newest
-            valid = mask & (k < self.count)
-            if uniform:
-                j = int((self.head[mask][0] - 1 - k) % H)
-                s_k, y_k, ro_k = self.old_stps[:, j], self.old_dirs[:, j], self.ro[:, j]
-            else:
-                j = torch.where(valid, (self.head - 1 - k) % H, 0)
-                s_k, y_k = self.old_stps[self._ar, j], self.old_dirs[self._ar, j]
-                ro_k = self.ro[self._ar, j]
-            be = torch.linalg.vecdot(y_k, r) * ro_k
-            r.addcmul_(s_k, torch.where(valid, al[k] - be, 0.0).unsqueeze(1))
-        return r
-
-    # ---------------------------------------------------------------- step
-    def step(self, closure: Callable[[], Tensor]) -> Tensor:
-        """One ``torch.optim.LBFGS.step`` per problem; returns the losses ``(P,)`` at the
-        start of the step (what ``torch.optim.LBFGS.step`` returns)."""
-        tol_change = self.tolerance_change
-        loss, g = self._evaluate(closure)
-        orig_loss = loss.clone()
-        self.func_evals += 1
-        cur_evals = torch.ones(self.P, dtype=torch.long, device=self.device)
-        active = ~(g.abs().amax(1) <= self.tolerance_grad)
-        opt_cond = ~active
-
-        it = 0
-        while it < self.max_iter and bool(active.any()):
-            it += 1
-            self.n_iter += active.long()
-            first = active & (self.n_iter == 1)
-            later = active & ~first
-
-            # ---- direction: history update, then two-loop; first iteration: -g
-            if bool(later.any()):
-                y = g - self.prev_g
-                s = self.d * self.t.unsqueeze(1)
-                ys = (y * s).sum(1)
-                upd = later & (ys > 1e-10)
-                self._push(upd, y, s, ys)
-                self.H_diag = torch.where(upd, ys / (y * y).sum(1), self.H_diag)
-                d_new = self._direction(g, later)
-            else:
-                d_new = self.d
-            if bool(first.any()):
-                self.count[first] = 0
-                self.head[first] = 0
-                self.H_diag = torch.where(first, 1.0, self.H_diag)
-                d_new = torch.where(first.unsqueeze(1), g.neg(), d_new)
-            self.d = torch.where(active.unsqueeze(1), d_new, self.d)
-            self.prev_g = torch.where(active.unsqueeze(1), g, self.prev_g)
-            prev_loss = torch.where(active, loss.double(), self.prev_loss)
-            self.prev_loss = prev_loss
-
-            # ---- step length
-            t_first = torch.clamp(1.0 / g.abs().sum(1), max=1.0) * self.lr
-            t_new = torch.where(first, t_first, torch.full_like(t_first, self.lr))
-            self.t = torch.where(active, t_new, self.t)
-            gtd = (g * self.d).sum(1)
-            active = active & ~(gtd > -tol_change)
-            if not bool(active.any()):
-                break
-
-            if self.line_search_fn is None:
-                self._add(self.d * self.t.unsqueeze(1), active)
-                if it != self.max_iter:
-                    new_loss, new_g = self._evaluate(closure)
-                    loss = torch.where(active, new_loss, loss)
-                    g = torch.where(active.unsqueeze(1), new_g, g)
-                    opt_cond = g.abs().amax(1) <= self.tolerance_grad
-                    cur_evals += active.long()
-                    self.func_evals += active.long()
-            else:
-                loss, g, ls_evals = self._line_search(
-                    closure, active, first, loss, g, gtd, cur_evals
-                )
-                opt_cond = g.abs().amax(1) <= self.tolerance_grad
-                cur_evals += ls_evals
-                self.func_evals += ls_evals
-
-            # ---- stopping, per problem
-            if it == self.max_iter:
-                break
-            stop = (
-                (cur_evals >= self.max_eval)
-                | opt_cond
-                | ((self.d * self.t.unsqueeze(1)).abs().amax(1) <= tol_change)
-                | ((loss.double() - prev_loss).abs() < tol_change)
-            )
-            active = active & ~stop
-        return orig_loss
-
-    def _line_search(self, closure, active, first, loss, g, gtd, cur_evals):
-        """Strong-Wolfe line search per active problem (a Python loop; not batched)."""
-        try:
-            from torch.optim.lbfgs import _strong_wolfe
-        except ImportError as e:  # pragma: no cover - private torch API
-            raise RuntimeError("this torch has no torch.optim.lbfgs._strong_wolfe") from e
-        loss, g = loss.clone(), g.clone()
-        ls_evals = torch.zeros(self.P, dtype=torch.long, device=self.device)
-        x_all = self._flat([p.detach() for p in self.params]).clone()
-        for i in self._ar[active].tolist():
-            x_init = x_all[i].clone()
-
-            def obj_func(x, t, d, i=i):
-                self._set_row(i, x + t * d)
-                lo, gr = self._evaluate(closure)
-                self._set_row(i, x)
-                return float(lo[i]), gr[i]
-
-            t0 = self.t[i] if bool(first[i]) else self.lr
-            f, gi, t, n = _strong_wolfe(
-                obj_func,
-                x_init,
-                t0,
-                self.d[i],
-                float(loss[i]),
-                g[i],
-                gtd[i],
-                max_ls=self.max_eval - int(cur_evals[i]),
-            )
-            self._set_row(i, x_init + t * self.d[i])
-            self.t[i] = float(t)
-            loss[i], g[i], ls_evals[i] = f, gi, n
-        return loss, g, ls_evals
-
-
-# ----------------------------------------------------------------------- minimize
-@dataclass
-class MinimizeResult:
-    """What :func:`minimize` returns.
-
-    ``trace: (steps + 1, P)``: the loss of every problem at the start of each outer
-    step, then (if evaluated) after the last one (NaN otherwise). ``n_evals``: calls of
-    ``loss_fn`` (each evaluates all P problems). ``problem_evals: (P,)``: evaluations
-    each problem would have needed alone (``torch.optim.LBFGS`` ``func_evals``).
-    """
-
-    trace: Tensor
-    n_evals: int
-    problem_evals: Tensor
-
-
-def minimize(
-    params: Sequence[Tensor],
-    loss_fn: Callable[[], Tensor],
-    *,
-    optimizer: str = "lbfgs",
-    steps: int,
-    lr: float,
-    final_eval: bool = True,
-    callback: Callable[[int, Tensor], None] | None = None,
-    **options,
-) -> MinimizeResult:
-    """Minimise ``P`` independent problems in one batch.
-
-    Args:
-        params: leaf tensors with ``requires_grad=True`` and leading dimension ``P``.
-        loss_fn: returns per-problem losses ``(P,)``; problems must be independent (the
-            gradient of ``loss.sum()`` w.r.t. problem p's slice is its own gradient).
-        optimizer: ``"lbfgs"`` (:class:`BatchedLBFGS`; ``steps`` calls of ``.step``, each
-            up to ``max_iter`` iterations) or ``"adam"`` (``torch.optim.Adam``, ``steps``
-            updates; exactly P separate Adam runs since Adam is elementwise).
-        steps, lr: outer steps and learning rate.
-        final_eval: evaluate ``loss_fn`` once more after the last step for ``trace[-1]``.
-        callback: called as ``callback(k, losses)`` after outer step ``k`` (0-based) with
-            the losses ``(P,)`` at the start of that step.
-        options: extra keywords for the optimiser (``max_iter``, ``history_size``,
-            ``line_search_fn``, ``tolerance_grad``, ... for L-BFGS; ``betas``, ``eps``,
-            ``weight_decay`` for Adam).
-    """
-    params = list(params)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    P = params[0].shape[0]
-    trace = torch.full((steps + 1, P), float("nan"), dtype=torch.float64)
-    if optimizer == "lbfgs":
-        opt = BatchedLBFGS(params, lr=lr, **options)
-        for k in range(steps):
-            trace[k] = opt.step(loss_fn).double().cpu()
-            if callback is not None:
-                callback(k, trace[k])
-        n_evals, problem_evals = opt.n_batched_evals, opt.func_evals.cpu()
-    else:
-        adam = torch.optim.Adam(params, lr=lr, **options)
-        for k in range(steps):
-            adam.zero_grad(set_to_none=True)
-            with torch.enable_grad():
-                loss = loss_fn()
-                if loss.shape != (P,):
-                    raise ValueError(
-                        f"loss_fn must return losses of shape ({P},), got {tuple(loss.shape)}"
-                    )
-                loss.sum().backward()
-            adam.step()
-            trace[k] = loss.detach().double().cpu()
-            if callback is not None:
-                callback(k, trace[k])
-        for p in params:
-            p.grad = None
-        n_evals = steps
-        problem_evals = torch.full((P,), steps, dtype=torch.long)
-    if final_eval:
-        with torch.no_grad():
-            trace[steps] = loss_fn().detach().double().cpu()
-        n_evals += 1
-        problem_evals = problem_evals + 1
-    return MinimizeResult(trace=trace, n_evals=n_evals, problem_evals=problem_evals)
+from gs.optim import OPTIMIZERS, minimize
 
 
 # ------------------------------------------------------------------------ recover
@@ -488,6 +104,43 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
             m.training = mode
         for p, flag in flags:
             p.requires_grad_(flag)
+
+
+#: Problems per generator call on the CPU: every evaluation runs on chunks of exactly this
+#: many problems (the last one padded), so a problem's numbers never depend on which,
+#: or how many, other problems share its batch (see :func:`in_lanes`).
+CPU_LANE_WIDTH = 8
+
+
+def default_lane_width(device: torch.device | str) -> int | None:
+    """:data:`CPU_LANE_WIDTH` on the CPU; None (one call for all problems) elsewhere."""
+    return CPU_LANE_WIDTH if torch.device(device).type == "cpu" else None
+
+
+def in_lanes(fn: Callable[..., Tensor], *tensors: Tensor, width: int | None) -> Tensor:
+    """``fn(*tensors)`` evaluated on chunks of exactly ``width`` rows (dim 0).
+
+    The last chunk is padded with zero rows, whose outputs are dropped. Every call of
+    ``fn`` then sees the same shapes whatever the number of rows, so the kernels (and
+    their floating-point summation order) a row gets do not depend on the other rows:
+    on the CPU, oneDNN convolutions pick other algorithms for other batch sizes (odd
+    ones below ~22 on 2 threads) and a one-row matmul runs as a matrix-vector product,
+    each with its own rounding. ``width=None`` makes one call with all rows.
+    Differentiable (the padding needs no gradient).
+    """
+    P = tensors[0].shape[0]
+    if width is None or P == width:
+        return fn(*tensors)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"lane width must be an int >= 1 or None, got {width!r}")
+    outs = []
+    for lo in range(0, P, width):
+        part = [t[lo : lo + width] for t in tensors]
+        k = part[0].shape[0]
+        if k < width:
+            part = [torch.cat([t, t.new_zeros(width - k, *t.shape[1:])]) for t in part]
+        outs.append(fn(*part)[:k])
+    return torch.cat(outs)
 
 
 def measurement_mse(ax: Tensor, y: Tensor) -> Tensor:
@@ -590,6 +243,8 @@ def recover(
     amp_dtype: torch.dtype = torch.bfloat16,
     compile: bool = False,
     optimizer_options: dict | None = None,
+    lane_width: int | None | str = "auto",
+    keep_best: bool = True,
 ) -> RecoveryResult:
     """Recover B images from measurements ``y`` by optimising the latents at ``cut``.
 
@@ -625,7 +280,13 @@ def recover(
             the optimiser state and the loss stay in the generator's dtype.
         compile: ``torch.compile`` the generator's forward at this cut (GPU; off by
             default).
-        optimizer_options: extra keywords for :class:`BatchedLBFGS` / ``torch.optim.Adam``.
+        optimizer_options: extra keywords for :class:`~gs.optim.BatchedLBFGS` /
+            ``torch.optim.Adam`` (and ``divergence_factor``, see :func:`~gs.optim.minimize`).
+        lane_width: problems per generator call (:func:`in_lanes`); ``"auto"``:
+            :func:`default_lane_width` (fixed on the CPU, so each image's result is
+            bit-identical whatever else shares its batch).
+        keep_best: return each problem at the best iterate it has seen (the lowest
+            measurement loss; diverged problems are stopped there) instead of the last.
 
     Returns:
         :class:`RecoveryResult`.
@@ -683,11 +344,13 @@ def recover(
     chunk = P if chunk_size is None else max(1, min(int(chunk_size), P))
     n_chunks = math.ceil(P / chunk)
 
+    lanes = default_lane_width(device) if lane_width == "auto" else lane_width
     trace = torch.empty(steps + 1, P, dtype=torch.float64)
     restart_losses = torch.empty(P, dtype=torch.float64, device=device)
     images = torch.empty(P, *operator.image_shape, dtype=dtype, device=device)
     final = [torch.empty_like(t) for t in z0]
     problem_evals = torch.empty(P, dtype=torch.long)
+    diverged = torch.zeros(P, dtype=torch.bool)
     n_evals = 0
 
     bar = None
@@ -704,47 +367,40 @@ def recover(
         if compile:
             forward = torch.compile(forward)
 
-        def render(z: Sequence[Tensor]) -> Tensor:
+        def render(*z: Tensor) -> Tensor:
             if amp:
                 with torch.autocast(device_type=device.type, dtype=amp_dtype):
-                    return forward(tuple(z)).to(dtype)
-            return forward(tuple(z))
+                    return forward(z).to(dtype)
+            return forward(z)
+
+        def mse(idx: Tensor, *z: Tensor, clamp: bool = False) -> Tensor:
+            x = render(*z)
+            return measurement_mse(operator.A(x.clamp(0, 1) if clamp else x, index=idx), y[idx])
 
         for c in range(n_chunks):
             lo, hi = c * chunk, min(P, (c + 1) * chunk)
             z = [t[lo:hi].clone().requires_grad_(True) for t in z0]
             idx = torch.arange(lo, hi, device=device) // R
-            y_c = y[idx]
 
-            def loss_fn(z=z, idx=idx, y_c=y_c) -> Tensor:
-                return measurement_mse(operator.A(render(z), index=idx), y_c)
+            def loss_fn(z=z, idx=idx) -> Tensor:
+                return in_lanes(mse, idx, *z, width=lanes)
 
             def callback(k, losses):
                 if bar is not None:
                     bar.update(1)
 
-            res = minimize(
-                z,
-                loss_fn,
-                optimizer=optimizer,
-                steps=steps,
-                lr=lr,
-                final_eval=False,
-                callback=callback,
-                **options,
-            )
+            res = minimize(z, loss_fn, optimizer=optimizer, steps=steps, lr=lr,
+                           keep_best=keep_best, callback=callback, **options)
             with torch.no_grad():
-                x = render(z)
                 trace[:, lo:hi] = res.trace
-                trace[steps, lo:hi] = measurement_mse(operator.A(x, index=idx), y_c).double().cpu()
-                restart_losses[lo:hi] = measurement_mse(
-                    operator.A(x.clamp(0, 1), index=idx), y_c
-                ).double()
-                images[lo:hi] = x
+                images[lo:hi] = in_lanes(render, *z, width=lanes)
+                restart_losses[lo:hi] = in_lanes(
+                    functools.partial(mse, clamp=True), idx, *z, width=lanes).double()
                 for f, t in zip(final, z, strict=True):
                     f[lo:hi] = t.detach()
-            n_evals += res.n_evals + 1
-            problem_evals[lo:hi] = res.problem_evals + 1
+            n_evals += res.n_evals
+            problem_evals[lo:hi] = res.problem_evals
+            diverged[lo:hi] = res.diverged
     if bar is not None:
         bar.close()
 
@@ -766,5 +422,7 @@ def recover(
             "steps": steps,
             "lr": lr,
             "optimizer": optimizer,
+            "lane_width": lanes,
+            "diverged": diverged.view(B, R),
         },
     )

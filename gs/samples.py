@@ -4,7 +4,7 @@ Row ``c`` of the grid feeds clamped-normal inputs at cut ``c`` (the paper's init
 for every free tensor, BEGAN's skip included); column ``j`` uses seed ``j``.
 
 :func:`generator_samples` draws images from the uncut generator as ground truth with zero
-representation error (the image set ``"samples:<zoo entry>"`` of :mod:`gs.experiments`).
+representation error (the image set ``"samples:<zoo entry>"`` of :mod:`gs.sweep`).
 """
 
 from __future__ import annotations

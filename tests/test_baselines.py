@@ -236,7 +236,9 @@ def test_iagan_restarts_are_independent(tiny_dcgan):
     assert torch.allclose(three.restart_losses[0, 2], alone.restart_losses[0, 0], rtol=1e-3)
     loop = recover_iagan(tiny_dcgan, op, y, restarts=3, init_latents=z0, per_problem="loop",
                          **kw)
-    assert torch.allclose(loop.trace, three.trace, rtol=1e-3)
+    # the vmapped stage 2 runs other kernels than the per-problem loop; their rounding,
+    # amplified by 5 Adam steps on the weights, differs by up to ~1% here (2-core CPU)
+    assert torch.allclose(loop.trace, three.trace, rtol=2e-2)
 
 
 # -------------------------------------------------------------------- bookkeeping

@@ -6,7 +6,8 @@ import torch
 import gs.recovery
 from gs.models.dcgan import DCGAN
 from gs.operators import GaussianCS, Identity, make_operator
-from gs.recovery import BatchedLBFGS, frozen, minimize, recover
+from gs.optim import BatchedLBFGS, minimize
+from gs.recovery import frozen, recover
 
 F64 = torch.float64
 

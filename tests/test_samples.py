@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import gs.samples as S
-from gs import experiments as E
+from gs import sweep as E
 from gs import zoo
 from gs.models import build
+from gs.sweep.images import SAMPLES_PER_SPLIT
 
 MODEL = "dcgan64-digiface"
 needs_dcgan = pytest.mark.skipif(not zoo.available(MODEL), reason=f"{MODEL} is not installed")
@@ -46,7 +47,7 @@ def test_samples_image_set_loads_by_name_in_any_process():
     name = E.samples_image_set(MODEL)
     assert name == f"samples:{MODEL}"
     test = E.load_images(name, "test", 64)
-    assert len(test.names) == E.SAMPLES_PER_SPLIT and test.images.shape[1:] == (3, 64, 64)
+    assert len(test.names) == SAMPLES_PER_SPLIT and test.images.shape[1:] == (3, 64, 64)
     again = E.generator_sample_images(MODEL, "test", 64, n=2)
     torch.testing.assert_close(again.images, test.images[:2])
     val = E.load_images(name, "val", 64, names=["sample-001"])

@@ -109,7 +109,7 @@ def recover_deep_decoder(
             bar.update(1)
 
     res = minimize(list(params.values()), loss_fn, optimizer="adam", steps=steps, lr=lr,
-                   final_eval=True, callback=callback)
+                   callback=callback)
     if bar is not None:
         bar.close()
     with torch.no_grad():

@@ -36,6 +36,7 @@ torch.Size([1, 3, 8, 8])
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -45,7 +46,7 @@ from torch import Tensor
 
 from gs.baselines._common import select_best
 from gs.operators import Operator
-from gs.recovery import RecoveryResult
+from gs.recovery import RecoveryResult, default_lane_width, in_lanes
 
 GAMMA = 0.01
 """The paper's Lasso weight (after the sqrt(2m) scaling), at every m and both sizes."""
@@ -99,12 +100,19 @@ class _DCTSystem:
     def __init__(self, operator: Operator, index: Tensor):
         self.op = operator
         self.index = index
+        self.lanes = default_lane_width(operator.device)  # batch-invariant on the CPU
+
+    def _forward(self, w: Tensor, index: Tensor) -> Tensor:
+        return self.op.A(idct2(w), index=index).flatten(1)
+
+    def _adjoint(self, r: Tensor, index: Tensor) -> Tensor:
+        return dct2(self.op.A_adjoint(r.view(r.shape[0], *self.op.meas_shape), index=index))
 
     def forward(self, w: Tensor) -> Tensor:
-        return self.op.A(idct2(w), index=self.index).flatten(1)
+        return in_lanes(self._forward, w, self.index, width=self.lanes)
 
     def adjoint(self, r: Tensor) -> Tensor:
-        return dct2(self.op.A_adjoint(r.view(r.shape[0], *self.op.meas_shape), index=self.index))
+        return in_lanes(self._adjoint, r, self.index, width=self.lanes)
 
 
 def _centre(r: Tensor) -> Tensor:
@@ -112,10 +120,18 @@ def _centre(r: Tensor) -> Tensor:
 
 
 def lipschitz(system: _DCTSystem, shape: tuple[int, ...], *, iters: int = 50,
-              rng: torch.Generator | None = None, dtype=torch.float32, device=None) -> Tensor:
-    """Power-iteration estimate of ``lambda_max(X^T P X)`` per problem, ``(B,)``."""
-    dev = rng.device if rng is not None else device
-    v = torch.randn(shape, generator=rng, device=dev, dtype=dtype).to(device)
+              rng: torch.Generator | Sequence[torch.Generator] | None = None,
+              dtype=torch.float32, device=None) -> Tensor:
+    """Power-iteration estimate of ``lambda_max(X^T P X)`` per problem, ``(B,)``.
+
+    ``rng``: one generator for the whole start ``(B, ...)``, or one per problem (then
+    problem b's start does not depend on the others)."""
+    if isinstance(rng, Sequence):
+        v = torch.stack([torch.randn(shape[1:], generator=g, device=g.device, dtype=dtype)
+                         for g in rng]).to(device)
+    else:
+        dev = rng.device if rng is not None else device
+        v = torch.randn(shape, generator=rng, device=dev, dtype=dtype).to(device)
     lam = torch.zeros(shape[0], dtype=dtype, device=device)
     for _ in range(iters):
         v = v / v.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
@@ -143,7 +159,7 @@ def fista_lasso_dct(
     tol: float = 1e-6,
     power_iters: int = 50,
     lipschitz_margin: float = 1.05,
-    rng: torch.Generator | None = None,
+    rng: torch.Generator | Sequence[torch.Generator] | None = None,
     progress: bool = False,
 ) -> dict:
     """Solve the Lasso-DCT problem for every image of ``y: (B, *meas_shape)``.
@@ -231,6 +247,7 @@ def recover_lasso_dct(
     gamma: float = GAMMA,
     tol: float = 1e-6,
     seed: int = 0,
+    image_seeds: Sequence[int] | None = None,
     x_true: Tensor | None = None,
     progress: bool = False,
     power_iters: int = 50,
@@ -241,7 +258,9 @@ def recover_lasso_dct(
     None) and so is ``restarts`` (a convex problem: one solve, ``R = 1``). ``steps`` is
     the maximum number of FISTA iterations, ``tol`` the relative-change stopping
     tolerance, ``gamma`` the Lasso weight (0.01, the paper's), ``seed`` seeds the power
-    iteration. Everything runs on ``operator``'s device and dtype.
+    iteration (``image_seeds``: one seed per image instead, so that an image's result does
+    not depend on the other images of the batch). Everything runs on ``operator``'s
+    device and dtype.
 
     Returns a :class:`~gs.recovery.RecoveryResult` with ``images: (B, 3, H, W)`` =
     ``clip(D^T w, 0, 1)``, ``latents = (w,)`` the DCT coefficients, ``trace: (T + 1, B,
@@ -253,7 +272,12 @@ def recover_lasso_dct(
     del generator, restarts
     operator.check_measurements(y)
     y = y.to(device=operator.device, dtype=operator.dtype)
-    rng = torch.Generator().manual_seed(seed)
+    if image_seeds is not None:
+        if len(image_seeds) != y.shape[0]:
+            raise ValueError(f"{len(image_seeds)} image_seeds for {y.shape[0]} images")
+        rng = [torch.Generator().manual_seed(int(s)) for s in image_seeds]
+    else:
+        rng = torch.Generator().manual_seed(seed)
     sol = fista_lasso_dct(operator, y, gamma=gamma, max_iter=steps, tol=tol,
                           power_iters=power_iters, rng=rng, progress=progress)
     images = idct2(sol["w"]).clamp(0, 1)

@@ -167,8 +167,7 @@ def recover_mgan(
             bar.update(1)
 
     with frozen(generator):
-        res = minimize(variables, loss_fn, optimizer="adam", steps=steps, lr=lr,
-                       final_eval=True, callback=callback)
+        res = minimize(variables, loss_fn, optimizer="adam", steps=steps, lr=lr, callback=callback)
         with torch.no_grad():
             images = render()
     if bar is not None:

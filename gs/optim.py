@@ -1,0 +1,549 @@
+"""Batched optimisers: many independent problems in one optimisation.
+
+Every problem ``p`` owns the slice ``t[p]`` of each parameter tensor ``t`` (leading
+problem dimension ``P``) and its own loss ``loss_fn()[p]``; no term couples two problems,
+so the gradient of ``loss.sum()`` with respect to ``t[p]`` is problem ``p``'s own.
+
+* :class:`BatchedLBFGS` gives every problem its own L-BFGS state (history ring buffer,
+  step size, ``ro``, ``H_diag``, stopping) and reproduces ``torch.optim.LBFGS``, so the
+  batched iterates are those of ``P`` separate ``torch.optim.LBFGS`` runs (up to
+  floating-point reassociation; tested to 1e-9 in float64);
+* Adam is elementwise, so ``torch.optim.Adam`` on the batched tensors already is ``P``
+  separate Adam runs;
+* :func:`minimize` drives either one for ``steps`` outer steps and, by default, returns
+  every problem at the **best iterate it has seen** (lowest loss), not the last one.
+  A problem whose loss turns non-finite or rises ``divergence_factor`` times above its
+  best has diverged: it is stopped there, put back at its best iterate, and counted in
+  :attr:`MinimizeResult.diverged`. Without line search (the paper's setting) L-BFGS at a
+  large learning rate sometimes diverges; the authors' code returned the last iterate.
+
+>>> import torch
+>>> x = torch.tensor([[3.0, -1.0], [0.5, 2.0]], requires_grad=True)   # P = 2 problems
+>>> res = minimize([x], lambda: (x - 1).pow(2).sum(1), steps=2, lr=1.0)
+>>> torch.allclose(x, torch.ones(2, 2)), res.diverged.tolist()
+(True, [False, False])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+OPTIMIZERS = ("lbfgs", "adam")
+#: A problem whose loss exceeds this multiple of its best loss has diverged.
+DIVERGENCE_FACTOR = 1e4
+
+
+#: Row reductions add blocks of this many entries, then the block sums (see rowsum).
+ROW_BLOCK = 1024
+
+
+def rowsum(x: Tensor) -> Tensor:
+    """``x.sum(1)`` for ``x: (P, N)``, summed in the same order whatever ``P`` is.
+
+    A plain ``sum(1)`` over one long row (``P = 1``, ``N`` above torch's grain size) is
+    split across threads, over several rows it is not, so a problem's sums would depend
+    on how many problems share its batch. Here every row is cut into blocks of
+    :data:`ROW_BLOCK` (zero-padded), each block is one output of the first reduction
+    (always several outputs, so each is summed by one thread), and the few block sums
+    are added serially.
+    """
+    P, N = x.shape
+    if N <= ROW_BLOCK:
+        return x.sum(1)
+    pad = -N % ROW_BLOCK
+    if pad:
+        x = torch.nn.functional.pad(x, (0, pad))
+    return x.view(P, -1, ROW_BLOCK).sum(2).sum(1)
+
+
+def rowdot(a: Tensor, b: Tensor) -> Tensor:
+    """Per-row dot products ``(a * b).sum(1)`` in a batch-independent order (:func:`rowsum`)."""
+    return rowsum(a * b)
+
+
+def check_positive(**values: float) -> None:
+    """Raise a ValueError naming each value that is not a finite number > 0."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+
+
+class BestIterate:
+    """The best iterate each of ``P`` problems has seen, and which ones diverged.
+
+    :meth:`update` is called with the losses ``(P,)`` of the current point of ``params``
+    (each with a leading problem dimension). A problem's best point is the one with its
+    lowest finite loss. A problem diverges when its loss is non-finite or above
+    ``divergence_factor`` times its best (for losses >= 0; in general, more than
+    ``(factor - 1) * |best|`` above it; never, if the factor is None): it is put back at
+    its best point at once and stays marked in :attr:`diverged`; the optimiser must not
+    move it again.
+    """
+
+    def __init__(self, params: Sequence[Tensor], divergence_factor: float | None):
+        self.params = list(params)
+        P = self.params[0].shape[0]
+        device = self.params[0].device
+        self.factor = divergence_factor
+        self.loss = torch.full((P,), math.inf, dtype=torch.float64, device=device)
+        self.point = [t.detach().clone() for t in self.params]
+        self.diverged = torch.zeros(P, dtype=torch.bool, device=device)
+
+    @staticmethod
+    def _rows(mask: Tensor, t: Tensor) -> Tensor:
+        return mask.view(-1, *[1] * (t.ndim - 1))
+
+    @torch.no_grad()
+    def update(self, loss: Tensor) -> Tensor:
+        """Record the current point where it is a problem's best; returns the problems
+        that diverged at this point (already put back at their best)."""
+        lo = loss.detach().double()
+        live = ~self.diverged
+        better = live & (lo < self.loss)  # NaN is never better
+        for keep, t in zip(self.point, self.params, strict=True):
+            keep.copy_(torch.where(self._rows(better, t), t.detach(), keep))
+        self.loss = torch.where(better, lo, self.loss)
+        if self.factor is None:
+            return torch.zeros_like(live)
+        rise = (self.factor - 1) * self.loss.abs()  # = factor * best for a loss >= 0
+        bad = live & (~torch.isfinite(lo) | (lo > self.loss + rise))
+        if bool(bad.any()):
+            self.diverged |= bad
+            self._load(bad)
+        return bad
+
+    @torch.no_grad()
+    def _load(self, mask: Tensor) -> None:
+        for keep, t in zip(self.point, self.params, strict=True):
+            t.copy_(torch.where(self._rows(mask, t), keep, t))
+
+    def restore(self) -> None:
+        """Put every problem that has a finite best loss back at its best point."""
+        self._load(torch.isfinite(self.loss))
+
+
+# --------------------------------------------------------------------------- L-BFGS
+class BatchedLBFGS:
+    """L-BFGS for ``P`` independent problems, with ``torch.optim.LBFGS`` semantics.
+
+    Args:
+        params: tensors (leaf, ``requires_grad``) with a leading problem dimension ``P``.
+            Problem ``p`` optimises the concatenation of ``t[p].flatten()`` over ``params``
+            (the order ``torch.optim.LBFGS`` flattens a list of per-problem tensors in).
+        lr, max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
+        line_search_fn: as in ``torch.optim.LBFGS`` (defaults identical: max_iter 20,
+            max_eval ``max_iter * 5 // 4``, history 100, no line search).
+
+    Per problem and per :meth:`step` call this runs the algorithm of
+    ``torch.optim.LBFGS.step``: evaluate at the start; stop at once if ``max|g| <=
+    tolerance_grad``; then up to ``max_iter`` iterations of (history update if
+    ``y.s > 1e-10``; two-loop direction; step ``t = min(1, 1/|g|_1) * lr`` on the very
+    first iteration, else ``lr``; stop if ``g.d > -tolerance_change``; move; re-evaluate
+    unless it is the last iteration; stop on max_eval, ``max|g| <= tolerance_grad``,
+    ``max|t d| <= tolerance_change`` or ``|f - f_prev| < tolerance_change``). A problem
+    that stops is frozen (its updates masked) until the next :meth:`step` call; the
+    state persists across calls. The closure is evaluated for all problems at once.
+
+    ``line_search_fn="strong_wolfe"`` is supported but NOT batched: the line search of
+    each active problem runs in a Python loop and every trial point costs one evaluation
+    of the whole batch. It is correct, and slow for large ``P``.
+
+    The closure returns per-problem losses ``(P,)`` with a graph to ``params``; the
+    optimiser differentiates ``loss.sum()`` itself (do not call ``backward``).
+    """
+
+    def __init__(
+        self,
+        params: Sequence[Tensor],
+        lr: float = 1.0,
+        max_iter: int = 20,
+        max_eval: int | None = None,
+        tolerance_grad: float = 1e-7,
+        tolerance_change: float = 1e-9,
+        history_size: int = 100,
+        line_search_fn: str | None = None,
+        divergence_factor: float | None = DIVERGENCE_FACTOR,
+    ):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("BatchedLBFGS needs at least one parameter tensor")
+        P = self.params[0].shape[0]
+        for t in self.params:
+            if t.ndim < 1 or t.shape[0] != P:
+                raise ValueError("every parameter must have the same leading problem dimension")
+            if not t.requires_grad or not t.is_leaf:
+                raise ValueError("parameters must be leaf tensors with requires_grad=True")
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ValueError(
+                f"only 'strong_wolfe' line search is supported, got {line_search_fn!r}"
+            )
+        check_positive(lr=lr)
+        if divergence_factor is not None:
+            check_positive(divergence_factor=divergence_factor)
+        self.divergence_factor = divergence_factor
+        self.lr = float(lr)
+        self.max_iter = int(max_iter)
+        self.max_eval = int(max_eval) if max_eval is not None else self.max_iter * 5 // 4
+        self.tolerance_grad = tolerance_grad
+        self.tolerance_change = tolerance_change
+        self.history_size = int(history_size)
+        self.line_search_fn = line_search_fn
+        self.P = P
+        self.N = sum(t[0].numel() for t in self.params)
+        ref = self.params[0]
+        self.dtype, self.device = ref.dtype, ref.device
+        z = dict(dtype=self.dtype, device=self.device)
+        zl = dict(dtype=torch.long, device=self.device)
+        self.n_iter = torch.zeros(P, **zl)  # iterations so far (state["n_iter"])
+        self.func_evals = torch.zeros(P, **zl)  # evaluations each problem needed alone
+        self.n_batched_evals = 0  # calls of the closure
+        self.d = torch.zeros(P, self.N, **z)
+        self.t = torch.zeros(P, **z)
+        self.prev_g = torch.zeros(P, self.N, **z)
+        self.prev_loss = torch.zeros(P, dtype=torch.float64, device=self.device)
+        self.H_diag = torch.ones(P, **z)
+        self.count = torch.zeros(P, **zl)  # history entries held
+        self.head = torch.zeros(P, **zl)  # next slot to write (mod history_size)
+        self._cap = 0  # allocated history slots (grows up to history_size)
+        self.old_dirs = torch.zeros(P, 0, self.N, **z)  # y = g_k+1 - g_k
+        self.old_stps = torch.zeros(P, 0, self.N, **z)  # s = t d
+        self.ro = torch.zeros(P, 0, **z)
+        self._ar = torch.arange(P, device=self.device)
+        self.best = BestIterate(self.params, divergence_factor)
+
+    # ------------------------------------------------------------- helpers
+    def _flat(self, tensors: Sequence[Tensor]) -> Tensor:
+        return torch.cat([t.reshape(self.P, -1) for t in tensors], dim=1)
+
+    def _evaluate(self, closure: Callable[[], Tensor]) -> tuple[Tensor, Tensor]:
+        with torch.enable_grad():
+            loss = closure()
+            if loss.shape != (self.P,):
+                raise ValueError(
+                    f"the closure must return losses of shape ({self.P},), got {tuple(loss.shape)}"
+                )
+            grads = torch.autograd.grad(loss.sum(), self.params, allow_unused=True)
+        grads = [
+            torch.zeros_like(p) if g is None else g for p, g in zip(self.params, grads, strict=True)
+        ]
+        self.n_batched_evals += 1
+        loss = loss.detach().to(self.dtype)
+        self.best.update(loss)
+        return loss, self._flat(grads).to(self.dtype)
+
+    @property
+    def diverged(self) -> Tensor:
+        """``(P,)`` bool: problems stopped because they diverged."""
+        return self.best.diverged
+
+    def restore_best(self) -> None:
+        """Put every problem at the best iterate it has seen."""
+        self.best.restore()
+
+    @torch.no_grad()
+    def _add(self, step: Tensor, mask: Tensor) -> None:
+        """``x[p] += step[p]`` for the problems in ``mask`` (``step: (P, N)``)."""
+        step = step * mask.to(step.dtype).unsqueeze(1)
+        off = 0
+        for p in self.params:
+            k = p[0].numel()
+            p.add_(step[:, off : off + k].view_as(p))
+            off += k
+
+    @torch.no_grad()
+    def _set_row(self, i: int, flat: Tensor) -> None:
+        off = 0
+        for p in self.params:
+            k = p[0].numel()
+            p[i].copy_(flat[off : off + k].view_as(p[i]))
+            off += k
+
+    def _grow(self, need: int) -> None:
+        if need <= self._cap:
+            return
+        cap = min(self.history_size, max(need, 2 * self._cap, 8))
+        z = dict(dtype=self.dtype, device=self.device)
+        dirs = torch.zeros(self.P, cap, self.N, **z)
+        stps = torch.zeros(self.P, cap, self.N, **z)
+        ro = torch.zeros(self.P, cap, **z)
+        # while cap < history_size no ring has wrapped: slots 0..count-1 are in order
+        dirs[:, : self._cap] = self.old_dirs
+        stps[:, : self._cap] = self.old_stps
+        ro[:, : self._cap] = self.ro
+        self.old_dirs, self.old_stps, self.ro, self._cap = dirs, stps, ro, cap
+
+    def _push(self, upd: Tensor, y: Tensor, s: Tensor, ys: Tensor) -> None:
+        """Append (y, s, 1/ys) to the history of the problems in ``upd``."""
+        if not bool(upd.any()):
+            return
+        self._grow(int(self.count[upd].max()) + 1)
+        H = self.history_size
+        rows = self._ar[upd]
+        slot = self.head[upd] % H
+        self.old_dirs[rows, slot] = y[upd]
+        self.old_stps[rows, slot] = s[upd]
+        self.ro[rows, slot] = 1.0 / ys[upd]
+        self.head[upd] += 1
+        self.count[upd] = torch.clamp(self.count[upd] + 1, max=H)
+
+    def _direction(self, g: Tensor, mask: Tensor) -> Tensor:
+        """The two-loop recursion ``-H_k g`` for the problems in ``mask`` (others: junk)."""
+        q = g.neg()
+        K = int(self.count[mask].max()) if bool(mask.any()) else 0
+        H = self.history_size
+        uniform = (
+            K > 0
+            and bool((self.head[mask] == self.head[mask][0]).all())
+            and bool((self.count[mask] == K).all())
+        )
+        al = []
+        for k in range(K):  # newest to oldest
+            valid = mask & (k < self.count)
+            if uniform:
+                j = int((self.head[mask][0] - 1 - k) % H)
+                s_k, y_k, ro_k = self.old_stps[:, j], self.old_dirs[:, j], self.ro[:, j]
+            else:
+                j = torch.where(valid, (self.head - 1 - k) % H, 0)
+                s_k, y_k = self.old_stps[self._ar, j], self.old_dirs[self._ar, j]
+                ro_k = self.ro[self._ar, j]
+            a = torch.where(valid, rowdot(s_k, q) * ro_k, 0.0)
+            q.addcmul_(y_k, a.neg().unsqueeze(1))
+            al.append(a)
+        r = q * self.H_diag.unsqueeze(1)
+        for k in range(K - 1, -1, -1):  # oldest to newest
+            valid = mask & (k < self.count)
+            if uniform:
+                j = int((self.head[mask][0] - 1 - k) % H)
+                s_k, y_k, ro_k = self.old_stps[:, j], self.old_dirs[:, j], self.ro[:, j]
+            else:
+                j = torch.where(valid, (self.head - 1 - k) % H, 0)
+                s_k, y_k = self.old_stps[self._ar, j], self.old_dirs[self._ar, j]
+                ro_k = self.ro[self._ar, j]
+            be = rowdot(y_k, r) * ro_k
+            r.addcmul_(s_k, torch.where(valid, al[k] - be, 0.0).unsqueeze(1))
+        return r
+
+    # ---------------------------------------------------------------- step
+    def step(self, closure: Callable[[], Tensor]) -> Tensor:
+        """One ``torch.optim.LBFGS.step`` per problem; returns the losses ``(P,)`` at the
+        start of the step (what ``torch.optim.LBFGS.step`` returns)."""
+        tol_change = self.tolerance_change
+        loss, g = self._evaluate(closure)
+        orig_loss = loss.clone()
+        self.func_evals += 1
+        cur_evals = torch.ones(self.P, dtype=torch.long, device=self.device)
+        active = ~(g.abs().amax(1) <= self.tolerance_grad) & ~self.diverged
+        opt_cond = ~active
+
+        it = 0
+        while it < self.max_iter and bool(active.any()):
+            it += 1
+            self.n_iter += active.long()
+            first = active & (self.n_iter == 1)
+            later = active & ~first
+
+            # ---- direction: history update, then two-loop; first iteration: -g
+            if bool(later.any()):
+                y = g - self.prev_g
+                s = self.d * self.t.unsqueeze(1)
+                ys = rowdot(y, s)
+                upd = later & (ys > 1e-10)
+                self._push(upd, y, s, ys)
+                self.H_diag = torch.where(upd, ys / rowdot(y, y), self.H_diag)
+                d_new = self._direction(g, later)
+            else:
+                d_new = self.d
+            if bool(first.any()):
+                self.count[first] = 0
+                self.head[first] = 0
+                self.H_diag = torch.where(first, 1.0, self.H_diag)
+                d_new = torch.where(first.unsqueeze(1), g.neg(), d_new)
+            self.d = torch.where(active.unsqueeze(1), d_new, self.d)
+            self.prev_g = torch.where(active.unsqueeze(1), g, self.prev_g)
+            prev_loss = torch.where(active, loss.double(), self.prev_loss)
+            self.prev_loss = prev_loss
+
+            # ---- step length
+            t_first = torch.clamp(1.0 / rowsum(g.abs()), max=1.0) * self.lr
+            t_new = torch.where(first, t_first, torch.full_like(t_first, self.lr))
+            self.t = torch.where(active, t_new, self.t)
+            gtd = rowdot(g, self.d)
+            active = active & ~(gtd > -tol_change)
+            if not bool(active.any()):
+                break
+
+            if self.line_search_fn is None:
+                self._add(self.d * self.t.unsqueeze(1), active)
+                if it != self.max_iter:
+                    new_loss, new_g = self._evaluate(closure)
+                    active = active & ~self.diverged
+                    loss = torch.where(active, new_loss, loss)
+                    g = torch.where(active.unsqueeze(1), new_g, g)
+                    opt_cond = g.abs().amax(1) <= self.tolerance_grad
+                    cur_evals += active.long()
+                    self.func_evals += active.long()
+            else:
+                loss, g, ls_evals = self._line_search(
+                    closure, active, first, loss, g, gtd, cur_evals
+                )
+                opt_cond = g.abs().amax(1) <= self.tolerance_grad
+                cur_evals += ls_evals
+                self.func_evals += ls_evals
+
+            # ---- stopping, per problem
+            if it == self.max_iter:
+                break
+            stop = (
+                (cur_evals >= self.max_eval)
+                | opt_cond
+                | ((self.d * self.t.unsqueeze(1)).abs().amax(1) <= tol_change)
+                | ((loss.double() - prev_loss).abs() < tol_change)
+            )
+            active = active & ~stop
+        return orig_loss
+
+    def _line_search(self, closure, active, first, loss, g, gtd, cur_evals):
+        """Strong-Wolfe line search per active problem (a Python loop; not batched)."""
+        try:
+            from torch.optim.lbfgs import _strong_wolfe
+        except ImportError as e:  # pragma: no cover - private torch API
+            raise RuntimeError("this torch has no torch.optim.lbfgs._strong_wolfe") from e
+        loss, g = loss.clone(), g.clone()
+        ls_evals = torch.zeros(self.P, dtype=torch.long, device=self.device)
+        x_all = self._flat([p.detach() for p in self.params]).clone()
+        for i in self._ar[active].tolist():
+            x_init = x_all[i].clone()
+
+            def obj_func(x, t, d, i=i):
+                self._set_row(i, x + t * d)
+                lo, gr = self._evaluate(closure)
+                self._set_row(i, x)
+                return float(lo[i]), gr[i]
+
+            t0 = self.t[i] if bool(first[i]) else self.lr
+            f, gi, t, n = _strong_wolfe(
+                obj_func,
+                x_init,
+                t0,
+                self.d[i],
+                float(loss[i]),
+                g[i],
+                gtd[i],
+                max_ls=self.max_eval - int(cur_evals[i]),
+            )
+            self._set_row(i, x_init + t * self.d[i])
+            self.t[i] = float(t)
+            loss[i], g[i], ls_evals[i] = f, gi, n
+        return loss, g, ls_evals
+
+
+# ----------------------------------------------------------------------- minimize
+@dataclass
+class MinimizeResult:
+    """What :func:`minimize` returns.
+
+    ``trace: (steps + 1, P)``: the loss of every problem at the start of each outer
+    step, then (if evaluated) at the returned point (NaN otherwise). ``n_evals``: calls of
+    ``loss_fn`` (each evaluates all P problems). ``problem_evals: (P,)``: evaluations
+    each problem would have needed alone (``torch.optim.LBFGS`` ``func_evals``).
+    ``best_loss: (P,)``: the lowest loss each problem reached (float64, CPU);
+    ``diverged: (P,)`` bool: problems stopped as diverged (CPU).
+    """
+
+    trace: Tensor
+    n_evals: int
+    problem_evals: Tensor
+    best_loss: Tensor
+    diverged: Tensor
+
+
+def minimize(
+    params: Sequence[Tensor],
+    loss_fn: Callable[[], Tensor],
+    *,
+    optimizer: str = "lbfgs",
+    steps: int,
+    lr: float,
+    keep_best: bool = True,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
+    callback: Callable[[int, Tensor], None] | None = None,
+    **options,
+) -> MinimizeResult:
+    """Minimise ``P`` independent problems in one batch.
+
+    Args:
+        params: leaf tensors with ``requires_grad=True`` and leading dimension ``P``.
+        loss_fn: returns per-problem losses ``(P,)``; problems must be independent (the
+            gradient of ``loss.sum()`` w.r.t. problem p's slice is its own gradient).
+        optimizer: ``"lbfgs"`` (:class:`BatchedLBFGS`; ``steps`` calls of ``.step``, each
+            up to ``max_iter`` iterations) or ``"adam"`` (``torch.optim.Adam``, ``steps``
+            updates; exactly P separate Adam runs since Adam is elementwise).
+        steps, lr: outer steps and learning rate.
+        keep_best: leave every problem at the best iterate it has seen (the point after
+            the last step is evaluated too, without a gradient); False leaves the last
+            iterate, as ``torch.optim`` does.
+        divergence_factor: a problem whose loss is non-finite or above this multiple of
+            its best is stopped at its best (None: never).
+        callback: called as ``callback(k, losses)`` after outer step ``k`` (0-based) with
+            the losses ``(P,)`` at the start of that step.
+        options: extra keywords for the optimiser (``max_iter``, ``history_size``,
+            ``line_search_fn``, ``tolerance_grad``, ... for L-BFGS; ``betas``, ``eps``,
+            ``weight_decay`` for Adam).
+    """
+    params = list(params)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    check_positive(lr=lr)
+    P = params[0].shape[0]
+    trace = torch.full((steps + 1, P), float("nan"), dtype=torch.float64)
+    if optimizer == "lbfgs":
+        opt = BatchedLBFGS(params, lr=lr, divergence_factor=divergence_factor, **options)
+        best = opt.best
+        for k in range(steps):
+            trace[k] = opt.step(loss_fn).double().cpu()
+            if callback is not None:
+                callback(k, trace[k])
+        n_evals, problem_evals = opt.n_batched_evals, opt.func_evals.cpu()
+    else:
+        adam = torch.optim.Adam(params, lr=lr, **options)
+        best = BestIterate(params, divergence_factor)
+        for k in range(steps):
+            adam.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                loss = _checked(loss_fn(), P)
+                loss.sum().backward()
+            best.update(loss)
+            adam.step()
+            best._load(best.diverged)  # diverged problems stay at their best
+            trace[k] = loss.detach().double().cpu()
+            if callback is not None:
+                callback(k, trace[k])
+        for p in params:
+            p.grad = None
+        n_evals = steps
+        problem_evals = torch.full((P,), steps, dtype=torch.long)
+    with torch.no_grad():
+        last = _checked(loss_fn(), P).detach()
+    n_evals += 1
+    problem_evals = problem_evals + 1
+    if keep_best:
+        best.update(last)
+        best.restore()
+        trace[steps] = best.loss.cpu()
+    else:
+        trace[steps] = last.double().cpu()
+    return MinimizeResult(trace=trace, n_evals=n_evals, problem_evals=problem_evals,
+                          best_loss=best.loss.cpu(), diverged=best.diverged.cpu())
+
+
+def _checked(loss: Tensor, P: int) -> Tensor:
+    if loss.shape != (P,):
+        raise ValueError(f"loss_fn must return losses of shape ({P},), got {tuple(loss.shape)}")
+    return loss

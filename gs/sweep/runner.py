@@ -1,0 +1,281 @@
+"""Running sweeps: batches of tasks through their method, records into the store.
+
+:func:`run_sweep`
+
+1. skips every task whose :attr:`~gs.sweep.tasks.Task.key` is already in the
+   :class:`~gs.sweep.store.ResultsStore`;
+2. groups the rest into batches: tasks that differ only in ``image`` form one batch and
+   go through ONE call of their method (images x restarts batched); methods that cannot
+   promise batch invariance (:attr:`~gs.sweep.methods.MethodSpec.batch_invariant`) get
+   one image per batch;
+3. runs the batches (:func:`run_batch`) in-process or on any
+   :class:`concurrent.futures.Executor`, and writes each batch's records to the store as
+   soon as it finishes (one transaction per batch).
+
+Only the calling process writes; workers return records. A killed sweep loses at most the
+batches in flight, and rerunning the same call finishes the rest, each record exactly once.
+A batch whose result is not finite fails (with an error naming its tasks) and stores
+nothing; the rest of the sweep goes on, and a rerun retries it.
+
+Measurements are paired across methods and cuts: the operator's random parts are drawn
+from a generator seeded by ``(m, seed)`` only, so one A is shared by every image, method
+and cut; the noise of an image from one seeded by ``(image, m, seed)``; its initial
+latents from ``(image, seed)``. On the CPU every evaluation runs in fixed-width lanes
+(:func:`gs.recovery.in_lanes`), so a record is bit-identical whatever else shares its
+batch (on the same machine, torch build and thread count); the record's
+``batch_invariant`` column says whether that holds for it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import math
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import torch
+from torch import Tensor
+
+import gs
+from gs.metrics import psnr as psnr_fn
+from gs.metrics import ssim as ssim_fn
+from gs.operators import make_operator
+from gs.profiles import resolve_device
+from gs.recovery import default_lane_width, in_lanes, measurement_mse
+from gs.sweep.images import load_images
+from gs.sweep.methods import get_method
+from gs.sweep.store import ResultsStore, encode_png
+from gs.sweep.tasks import Task, stable_seed
+
+
+class SweepError(RuntimeError):
+    """Some batches of a sweep failed; the others were stored. Rerun to retry."""
+
+
+class NonFiniteResult(RuntimeError):
+    """A batch produced a non-finite PSNR, SSIM or loss (e.g. a diverged optimisation
+    with nothing finite to fall back on): a failure, never a record."""
+
+
+def batches(tasks: Iterable[Task], max_batch: int | None = None) -> list[list[Task]]:
+    """Group tasks that differ only in ``image`` (in first-seen order); split groups into
+    chunks of at most ``max_batch`` images (1 for methods that are not batch-invariant)."""
+    if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int)
+                                  or max_batch < 1):
+        raise ValueError(f"max_batch must be an int >= 1 or None, got {max_batch!r}")
+    groups: dict[tuple, list[Task]] = {}
+    for t in tasks:
+        groups.setdefault(t.batch_key(), []).append(t)
+    out = []
+    for group in groups.values():
+        step = max_batch or len(group)
+        if not get_method(group[0].method).batch_invariant:
+            step = 1
+        out += [group[i : i + step] for i in range(0, len(group), step)]
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def prepared_generator(model: str, device: str):
+    """Zoo entry ``model`` on ``device``, in eval mode with frozen weights (cached per
+    process; shared by the batches, never modified by a method)."""
+    from gs import zoo
+    from gs.surgery import prepare_for_recovery
+
+    return prepare_for_recovery(zoo.load(model, device))
+
+
+def measurements(task: Task, x: Tensor, names: Sequence[str], device: str = "cpu"):
+    """The operator of ``task`` and noisy measurements ``y: (B, *meas_shape)`` of ``x``.
+
+    The operator's random parts come from a CPU generator seeded by ``(m, seed)`` only;
+    each image's noise from one seeded by ``(image, m, seed)``, and each image is measured
+    on its own, so ``y[b]`` depends on nothing but its task.
+    """
+    size = (3, task.image_size, task.image_size)
+    rng = torch.Generator().manual_seed(stable_seed("operator", task.m, task.seed))
+    op = make_operator(task.operator, size, m=task.m, generator=rng, device=device)
+    ys = []
+    for b, name in enumerate(names):
+        g = torch.Generator().manual_seed(stable_seed("noise", name, task.m, task.seed))
+        ys.append(op.measure(x[b : b + 1].to(device), generator=g))
+    return op, torch.cat(ys)
+
+
+def _check_batch(tasks: Sequence[Task]) -> None:
+    if not tasks:
+        raise ValueError("a batch needs at least one task")
+    if len({t.batch_key() for t in tasks}) != 1:
+        raise ValueError("the tasks of a batch must differ only in their image")
+    if len({t.image for t in tasks}) != len(tasks):
+        raise ValueError("a batch names the same image twice")
+
+
+def _per_image(fn, *tensors: Tensor) -> Tensor:
+    """``fn`` on one image at a time (metrics of a record never see its batch)."""
+    return torch.cat([fn(*(t[b : b + 1] for t in tensors)) for b in range(len(tensors[0]))])
+
+
+def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
+    _check_batch(tasks)
+    task = tasks[0]
+    spec = get_method(task.method)
+    device = resolve_device(device)
+    names = [t.image for t in tasks]
+    x = load_images(task.image_set, task.split, task.image_size, names).images.to(device)
+    op, y = measurements(task, x, names, device)
+    generator = prepared_generator(task.model, device) if spec.needs_generator else None
+    if generator is not None and generator.image_size != task.image_size:
+        raise ValueError(f"model {task.model!r} makes {generator.image_size} px images but the "
+                         f"task asks for {task.image_size} px")
+    t0 = time.perf_counter()
+    result = spec.fn(generator, op, y, task, x, names)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        x_hat = result.images.detach().to(device=device, dtype=x.dtype)
+        clamped = x_hat.clamp(0, 1)
+        idx = torch.arange(len(tasks), device=device)
+        lanes = default_lane_width(device)
+        loss = in_lanes(lambda c, i: measurement_mse(op.A(c, index=i), y[i]), clamped, idx,
+                        width=lanes)
+        psnr, ssim = _per_image(psnr_fn, clamped, x), _per_image(ssim_fn, clamped, x)
+    info = getattr(result, "info", {}) or {}
+    diverged = info.get("diverged")
+    common = dict(
+        n=op.n, ratio=op.m / op.n, noise_std=float(op.noise_std), batch_seconds=seconds,
+        batch_size=len(tasks), seconds=seconds / len(tasks), device=str(device),
+        gs_version=gs.__version__, torch_version=torch.__version__,
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds"), hostname=socket.gethostname(),
+        threads=torch.get_num_threads(), lane_width=lanes,
+        batch_invariant=int(spec.batch_invariant and lanes is not None),
+    )
+    records = [
+        {"key": t.key, **t.config(), **common, "psnr": float(psnr[b]), "ssim": float(ssim[b]),
+         "loss": float(loss[b]),
+         "diverged": None if diverged is None else int(diverged[b].sum())}
+        for b, t in enumerate(tasks)
+    ]
+    bad = [r for r in records
+           if not (math.isfinite(r["loss"]) and math.isfinite(r["ssim"])
+                   and not math.isnan(r["psnr"]))]
+    if bad:
+        raise NonFiniteResult(
+            f"{len(bad)} of {len(records)} results are not finite (method={task.method} "
+            f"model={task.model!r} m={task.m} cut={task.cut} lr={task.lr}; images "
+            f"{[r['image'] for r in bad][:5]}): nothing of this batch is stored")
+    return records, x_hat.cpu()
+
+
+def run_batch(tasks: Sequence[Task], device: str = "auto",
+              keep_images: bool = False) -> list[dict]:
+    """Run one batch (tasks differing only in ``image``) and return one record per task.
+
+    Module-level and picklable, so executors can run it in worker processes. The
+    generator and the images are cached per process. A record is the task's config plus
+    ``key``, ``psnr``, ``ssim`` (clamped output, computed image by image), ``loss``
+    (measurement MSE of the clamped output), ``seconds`` (batch time / batch size),
+    ``batch_seconds``, ``batch_size``, ``n``, ``ratio``, ``noise_std``, ``device``,
+    ``gs_version``, ``torch_version``, ``timestamp`` (UTC), ``hostname``, ``threads``,
+    ``lane_width``, ``batch_invariant`` and ``diverged`` (restarts stopped as diverged);
+    with ``keep_images``, also ``image_png``: the clamped output as an 8-bit RGB PNG.
+
+    Raises:
+        NonFiniteResult: a PSNR, SSIM or loss of the batch is not finite.
+    """
+    records, images = _run(tasks, device)
+    if keep_images:
+        for r, im in zip(records, images, strict=True):
+            r["image_png"] = encode_png(im)
+    return records
+
+
+def recover_images(tasks: Sequence[Task], device: str = "auto",
+                   max_batch: int | None = None) -> dict[str, Tensor]:
+    """Recovered images ``(3, H, W)`` (unclamped) by task key, for qualitative figures.
+
+    Runs the tasks (batched as in :func:`run_sweep`) without touching any store; the
+    numbers equal those a sweep records for the same tasks.
+    """
+    out: dict[str, Tensor] = {}
+    for batch in batches(tasks, max_batch):
+        records, images = _run(batch, device)
+        out.update({r["key"]: im for r, im in zip(records, images, strict=True)})
+    return out
+
+
+def run_sweep(
+    tasks: Sequence[Task],
+    store: ResultsStore,
+    executor: cf.Executor | None = None,
+    *,
+    device: str = "auto",
+    max_batch: int | None = None,
+    progress: bool = True,
+    keep_images: bool = False,
+):
+    """Run every task that is not in ``store`` yet and return the rows of ``tasks``.
+
+    Args:
+        tasks: the grid (duplicates are run once).
+        store: where each finished batch is written, at once, in one transaction.
+        executor: any :class:`concurrent.futures.Executor` (threads, processes, dask's
+            ``client.get_executor()``, submitit); None runs the batches here, one by one.
+        device: where the batches run (``"auto"``: CUDA when the worker has it).
+        max_batch: at most this many images per batch (memory); default all.
+        progress: a tqdm bar over batches.
+        keep_images: also store each recovered image (8-bit PNG, see
+            :meth:`ResultsStore.images`), e.g. for qualitative figures; a task stored
+            without its image is run again to get it (its record is kept as it was).
+
+    Returns:
+        :class:`pandas.DataFrame`: the store's rows for ``tasks``, in task order.
+
+    Raises:
+        SweepError: if a batch failed; every other batch has been stored by then.
+    """
+    from tqdm.auto import tqdm
+
+    tasks = list({t.key: t for t in tasks}.values())
+    done = store.done_keys()
+    if keep_images:
+        done &= store.image_keys()
+    todo = batches([t for t in tasks if t.key not in done], max_batch)
+    run = functools.partial(run_batch, device=device, keep_images=keep_images)
+    failures: list[tuple[list[Task], BaseException]] = []
+    bar = tqdm(total=len(todo), desc="sweep", unit="batch", disable=not progress)
+    try:
+        if executor is None:
+            for batch in todo:
+                try:
+                    store.add(run(batch))
+                except Exception as exc:  # record it, go on with the other batches
+                    failures.append((batch, exc))
+                bar.update(1)
+        else:
+            futures = {executor.submit(run, batch): batch for batch in todo}
+            try:
+                for fut in cf.as_completed(futures):
+                    try:
+                        store.add(fut.result())
+                    except Exception as exc:
+                        failures.append((futures[fut], exc))
+                    bar.update(1)
+            finally:
+                for fut in futures:  # on an interrupt: drop what has not started
+                    fut.cancel()
+    finally:
+        bar.close()
+    if failures:
+        batch, exc = failures[0]
+        t = batch[0]
+        raise SweepError(
+            f"{len(failures)} of {len(todo)} batches failed (the others are stored; rerun to "
+            f"retry). First: method={t.method} model={t.model!r} m={t.m} cut={t.cut} "
+            f"seed={t.seed}, {len(batch)} images: {type(exc).__name__}: {exc}"
+        ) from exc
+    return store.query(keys=[t.key for t in tasks])
