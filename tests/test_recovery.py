@@ -1,9 +1,7 @@
-import doctest
 
 import pytest
 import torch
 
-import gs.recovery
 from gs.models.dcgan import DCGAN
 from gs.operators import GaussianCS, Identity, make_operator
 from gs.optim import BatchedLBFGS, minimize
@@ -304,6 +302,3 @@ def test_recover_bad_inputs(cs_problem):
             recover(g, op.to("cuda"), y, 1)
 
 
-def test_docstring_examples():
-    result = doctest.testmod(gs.recovery, raise_on_error=False)
-    assert result.attempted > 0 and result.failed == 0

@@ -59,9 +59,8 @@ def generator_sample_images(model: str, split: str, size: int,
     generator (:func:`gs.samples.generator_samples`, clamped-normal latents), ground truth
     with zero representation error at cut 0. Each split has its own latents (seeded by
     ``(model, split)``). Known in every process, so sweeps may run on workers."""
-    from gs.sweep.runner import prepared_generator
-
     from gs.samples import generator_samples
+    from gs.sweep.runner import prepared_generator
 
     x = generator_samples(prepared_generator(model, "cpu"), n,
                           seed=stable_seed("samples", model, split) % 2**40, size=size)
