@@ -52,7 +52,7 @@ from torch import Tensor, nn
 
 from gs.metrics import psnr as psnr_fn
 from gs.operators import Operator
-from gs.optim import OPTIMIZERS, minimize
+from gs.optim import OPTIMIZERS, check_positive, minimize
 
 
 # ------------------------------------------------------------------------ recover
@@ -301,9 +301,21 @@ def recover(
             f"operator is on {operator.device} but the generator is on {device}; "
             "move one with .to(device)"
         )
+    if operator.dtype != dtype:
+        raise ValueError(f"the operator computes in {operator.dtype} but the generator in "
+                         f"{dtype}; build the operator with dtype={dtype} (or convert the "
+                         "generator)")
     operator.check_measurements(y)
-    if restarts < 1:
-        raise ValueError(f"restarts must be >= 1, got {restarts}")
+    if x_true is not None and x_true.shape[0] != y.shape[0]:
+        raise ValueError(f"x_true holds {x_true.shape[0]} images but y holds measurements of "
+                         f"{y.shape[0]}")
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"restarts must be an int >= 1, got {restarts!r}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size must be an int >= 1 or None, got {chunk_size!r}")
+    if memory_budget is not None:
+        check_positive(memory_budget=memory_budget)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
     if hasattr(generator, "check_cut"):

@@ -297,6 +297,18 @@ def test_recover_bad_inputs(cs_problem):
         recover(g, op, y, 9)
     with pytest.raises(ValueError, match="init_latents"):
         recover(g, op, y, 1, restarts=2, init_latents=(torch.zeros(2, 3, 64, 4, 4),))
+    with pytest.raises(ValueError, match="restarts must be an int"):
+        recover(g, op, y, 1, restarts=1.5)
+    with pytest.raises(ValueError, match="chunk_size"):
+        recover(g, op, y, 1, chunk_size=0)
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        recover(g, op, y, 1, lr=float("nan"), steps=1)
+    x = torch.rand(y.shape[0] + 1, *op.image_shape)
+    with pytest.raises(ValueError, match="x_true holds 3 images but y holds measurements of 2"
+                       if y.shape[0] == 2 else "x_true holds"):
+        recover(g, op, y, 1, x_true=x)
+    with pytest.raises(ValueError, match="torch.float64 but the generator in torch.float32"):
+        recover(g, op.to(torch.float64), y, 1)
     if torch.cuda.is_available():
         with pytest.raises(ValueError, match="operator is on"):
             recover(g, op.to("cuda"), y, 1)
