@@ -157,6 +157,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--data", choices=["faces", "samples"], default="faces")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--skip-sequential", action="store_true")
+    p.add_argument("--lane-width", default="auto",
+                   type=lambda v: v if v == "auto" else None if v == "none" else int(v),
+                   help="problems per generator call: auto (8 on the CPU), none, or an int")
+    p.add_argument("--compare-lanes", action="store_true",
+                   help="also time the engine with/without fixed-width lanes")
     p.add_argument("--compare-structured", action="store_true")
     p.add_argument("--mem128", action="store_true")
     p.add_argument("--json", type=Path, default=None, help="write the numbers here")
@@ -200,9 +205,12 @@ def main(argv: list[str] | None = None) -> dict:
     reset_peak(device)
     sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
-    eng = recover(g, op, y, a.cut, restarts=R, steps=a.steps, lr=a.lr, init_latents=init, x_true=x)
+    # keep_best=False: the same iterates as the sequential torch.optim.LBFGS loop
+    eng = recover(g, op, y, a.cut, restarts=R, steps=a.steps, lr=a.lr, init_latents=init,
+                  x_true=x, keep_best=False, lane_width=a.lane_width)
     sync(device)
     res["engine_s"] = time.perf_counter() - t0
+    res["lane_width"] = eng.info["lane_width"]
     res["engine_cpu_s"] = time.process_time() - c0
     res["engine_peak_mb"] = round(peak_mb(device), 1)
     res["engine_psnr_mean"] = float(eng.psnr.mean())
@@ -212,6 +220,21 @@ def main(argv: list[str] | None = None) -> dict:
         f"engine     : {res['engine_s']:8.1f} s   mean PSNR {res['engine_psnr_mean']:.3f} dB   "
         f"peak {res['engine_peak_mb']:.0f} MB   evals {eng.n_evals} batched"
     )
+
+    if a.compare_lanes:  # what fixed-width lanes (batch invariance) cost
+        other = None if eng.info["lane_width"] is not None else "auto"
+        t0 = time.perf_counter()
+        alt = recover(g, op, y, a.cut, restarts=R, steps=a.steps, lr=a.lr, init_latents=init,
+                      x_true=x, keep_best=False, lane_width=other)
+        sync(device)
+        alt_s = time.perf_counter() - t0
+        lanes_s, whole_s = ((res["engine_s"], alt_s) if other is None
+                            else (alt_s, res["engine_s"]))
+        res["lanes_s"], res["one_call_s"] = lanes_s, whole_s
+        print(f"lanes      : {lanes_s:8.1f} s with lanes of "
+              f"{eng.info['lane_width'] or alt.info['lane_width']} problems vs {whole_s:.1f} s "
+              f"in one call per evaluation: batch invariance costs "
+              f"{100 * (lanes_s / whole_s - 1):+.0f}%")
 
     if not a.skip_sequential:
         reset_peak(device)
