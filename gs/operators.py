@@ -7,11 +7,11 @@ registered buffers so ``.to(device)``, ``.double()`` and ``state_dict`` just wor
 Draws are made on the generator's device and then moved to ``device``: a CPU
 generator gives the same operator on every device.
 
-Noise model (PAPER_FACTS.md §(a)): Gaussian CS measurements get
-``eta ~ N(0, sigma^2 I_m)`` with ``sigma = 0.1 * sqrt(n / (m * 12288))``
+Noise model (docs/paper.md, "Problem setup and noise model"): Gaussian CS
+measurements get ``eta ~ N(0, sigma^2 I_m)`` with ``sigma = 0.1 * sqrt(n / (m * 12288))``
 (:func:`paper_noise_std`); inpainting, super-resolution and the identity are
 noiseless. :meth:`Operator.measure` draws the noise once; recovery then shares that
-``y`` between restarts, cuts and methods (DESIGN decision 1).
+``y`` between restarts, cuts and methods (docs/decisions.md, decision 1).
 
 Operators that draw a matrix per image (``GaussianCS(per_image=B)``) take an optional
 ``index: (P,) long`` in :meth:`Operator.A` / :meth:`Operator.A_adjoint` that maps each
@@ -196,8 +196,8 @@ class GaussianCS(Operator):
     and ``vec`` flattens in C, H, W order, as in the authors' code. It is stored as the
     buffer ``matrix`` of shape ``(n, m)``, or ``(B, n, m)`` with ``per_image=B`` (a fresh
     A per image, as the authors did); by default one A is shared by the batch
-    (DESIGN decision 2). Noise std: :func:`paper_noise_std` unless ``noise_std`` is
-    given (0 for noiseless).
+    (docs/decisions.md, decision 2). Noise std: :func:`paper_noise_std` unless
+    ``noise_std`` is given (0 for noiseless).
 
     Memory is ``4 n m`` bytes per matrix: 4.7 GB at 128 px with m = 24000; use
     :class:`StructuredCS` there.
@@ -365,9 +365,10 @@ class Inpainting(Operator):
     """Random inpainting: keep exactly ``int(fraction * n)`` scalar entries.
 
     The mask (buffer ``mask``, bool, ``(C, H, W)``) is drawn by ``randperm``, so the
-    channels are masked independently (PAPER_FACTS.md §(a)). ``A(x) = mask * x`` keeps
-    the image shape; ``m`` is the number of kept entries, but a loss that averages
-    ``A(x)`` over all entries (zeros included) is the authors' loss. Noiseless.
+    channels are masked independently (docs/paper.md, "Problem setup and noise model").
+    ``A(x) = mask * x`` keeps the image shape; ``m`` is the number of kept entries, but a
+    loss that averages ``A(x)`` over all entries (zeros included) is the authors' loss.
+    Noiseless.
     """
 
     def __init__(

@@ -16,7 +16,7 @@ module runs ``P`` such problems as ONE batched optimisation:
   leading problem dimension ``P`` and a ``loss_fn() -> (P,)``;
 * :func:`recover` is the surgery recovery: images x restarts in one batch, loss
   ``||A G_c(z) - y||^2 / m``, best restart by the measurement MSE of the clamped output
-  (DESIGN decisions 1, 3, 4, 5).
+  (docs/decisions.md, decisions 1, 3, 4, 5).
 
 Speed comes from batching (one convolution over ``B * R`` problems is a bigger, more
 efficient GEMM than ``B * R`` small ones) and from a two-loop recursion vectorised over
@@ -186,7 +186,9 @@ def best_of_restarts(
     cut: int,
     info: dict,
 ) -> RecoveryResult:
-    """Keep each image's best restart (decision 4) and pack a :class:`RecoveryResult`.
+    """Keep each image's best restart and pack a :class:`RecoveryResult`.
+
+    The best restart is chosen as in docs/decisions.md, decision 4.
 
     ``images: (B * R, 3, H, W)`` and ``latents`` (each ``(B * R, ...)``) hold every
     problem, image-major; ``restart_losses: (B, R)`` the measurement MSE of each clamped
@@ -251,8 +253,9 @@ def recover(
     Minimises, for every image b and restart r (``P = B * R`` problems in one batched
     optimisation), ``L(z) = ||A G_c(z) - y_b||^2 / m`` (:func:`measurement_mse`; no
     regulariser, no clamping inside the loss). Every restart of an image sees the SAME
-    ``y_b`` (DESIGN decision 1). After the last step the measurement MSE of the clamped
-    output ``clamp(G_c(z), 0, 1)`` picks the best restart per image (decision 4).
+    ``y_b`` (docs/decisions.md, decision 1). After the last step the measurement MSE of
+    the clamped output ``clamp(G_c(z), 0, 1)`` picks the best restart per image
+    (decision 4).
 
     Args:
         generator: a block generator (``g(latents, cut=c)`` -> ``(B, 3, H, W)``). It is

@@ -1,7 +1,7 @@
 """Properties of the block generators (gs.models): cuts, latents, parameter counts.
 
 Forward passes use tiny widths; shape and parameter-count checks use the paper's
-sizes (PAPER_FACTS.md §(b)) and need no forward pass.
+sizes (docs/paper.md, "Generators") and need no forward pass.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ TINY = {
     "vae64": lambda: VAE(64, latent_dim=5, widths=(3, 2, 2, 2, 2)),
 }
 
-# PAPER_FACTS §(b): cut -> (latent shapes, optimised dim, params cut in % to 0.1)
+# docs/paper.md, "Generators": cut -> (latent shapes, optimised dim, params cut in % to 0.1)
 DCGAN_TABLE = {
     0: (((100, 1, 1),), 100, 0.0),
     1: (((512, 4, 4),), 8192, 22.9),

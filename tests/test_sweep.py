@@ -181,7 +181,7 @@ def test_sweep_keeps_images_and_fetches_missing_ones(tmp_path, spy):
 
 def test_y_is_shared_across_batches_and_methods(tmp_path, spy):
     """One noise draw per (image, m, seed): the same y in a batch of 1 or 3, for every
-    method and cut (DESIGN decision 1); one A per (m, seed) (decision 2)."""
+    method and cut (docs/decisions.md, decision 1); one A per (m, seed) (decision 2)."""
     run_sweep(spy_tasks(methods=("spy", "spy2"), m=(100,)), ResultsStore(tmp_path / "a.sqlite"),
               progress=False)
     run_sweep(spy_tasks(m=(100,), cut=(5,), images=IMAGES[1:2]),

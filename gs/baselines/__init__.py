@@ -49,7 +49,7 @@ def optimised_parameters_table(
     mGAN: ``N (dim z + C_c)`` (+ BEGAN's free skip) with :data:`MGAN_SETTINGS`; IAGAN:
     all generator weights + the cut-0 latent; DD: the Deep Decoder of the model's
     image size (:data:`~gs.models.deep_decoder.DD_SETTINGS`). ``models`` defaults to
-    :func:`paper_models`, for which the table is PAPER_FACTS.md §(d)'s.
+    :func:`paper_models`, for which the table is the paper's (docs/paper.md, "Baselines").
     """
     models = paper_models() if models is None else models
     cols = {}

@@ -2,8 +2,8 @@
 restart selection that turns ``P = B * R`` finished problems into a
 :class:`~gs.recovery.RecoveryResult`.
 
-The selection is the surgery recovery's (DESIGN decision 4): for every image, the
-restart whose *clamped* output has the lowest measurement MSE
+The selection is the surgery recovery's (docs/decisions.md, decision 4): for every image,
+the restart whose *clamped* output has the lowest measurement MSE
 ``mean((A clamp(x, 0, 1) - y)^2)`` wins; PSNR is on the clamped output, peak 1.
 """
 

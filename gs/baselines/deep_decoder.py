@@ -7,7 +7,7 @@ shape ``k x 2 x 2``) is fitted by Adam (lr 1e-2, 5000 steps, no early stopping) 
     min_theta  ||A G_theta(z) - y_b||^2 / m,
 
 and the output after the last step is returned; the best restart is the one with the
-lowest measurement MSE of the clamped output (DESIGN decision 4). All ``B * R``
+lowest measurement MSE of the clamped output (docs/decisions.md, decision 4). All ``B * R``
 networks train in one batch with per-problem parameters and per-problem BatchNorm
 statistics (:func:`gs.models.deep_decoder.batched_forward`); Adam is elementwise, so
 this is ``B * R`` independent Adam runs.

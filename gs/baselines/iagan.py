@@ -10,14 +10,15 @@ Always at cut 0 (the full generator), for every image ``b`` and restart ``r``:
 
 The generator stays in eval mode (BatchNorm uses its running statistics, its affine
 weights are trained). Init: clamped normal. The best restart has the lowest measurement
-MSE of the clamped output (DESIGN decision 4). No back-projection (the authors did
-not implement IAGAN's BP variant).
+MSE of the clamped output (docs/decisions.md, decision 4). No back-projection (the
+authors did not implement IAGAN's BP variant).
 
 Differences from the authors' code (recorded in the README):
 
-- every restart, and every image, starts from the ORIGINAL weights (DESIGN decision
-  6; the authors reloaded per image but let restarts 2 and 3 start from weights
-  already tuned by the earlier restarts, PAPER_FACTS (h) 10);
+- every restart, and every image, starts from the ORIGINAL weights (docs/decisions.md,
+  decision 6; the authors reloaded per image but let restarts 2 and 3 start from weights
+  already tuned by the earlier restarts: docs/paper.md, "Odd behaviour in the authors'
+  code", item 10);
 - the returned image is the output after the last step (the authors': before it).
 
 Batching: stage 1 shares the original weights, so all ``B * R`` problems run through

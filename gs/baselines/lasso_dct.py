@@ -1,6 +1,6 @@
 """Lasso in the 2-D DCT basis (the paper's Lasso-DCT baseline), solved by batched FISTA.
 
-The authors (PAPER_FACTS.md §(d)) replace every column ``a_i`` of ``A`` by the
+The authors (docs/paper.md, "Baselines") replace every column ``a_i`` of ``A`` by the
 per-channel orthonormal 2-D DCT of its image reshaping and call
 ``sklearn.linear_model.Lasso(alpha=gamma)`` (``fit_intercept=True``) on the system scaled
 by ``sqrt(2 m)``. sklearn minimises ``||y' - X' w - b'||^2 / (2 m) + gamma ||w||_1``, so

@@ -11,11 +11,11 @@ the later blocks is a separate free tensor (``latent_shapes(c)[1]``), not built 
 the codes. The loss is the measurement MSE ``||A G_{[c,)}(F, skip) - y||^2 / m``
 (no perceptual term); ``z_n``, ``alpha_n`` and the skip start from the clamped normal;
 Adam with default betas, no scheduler; 3 restarts; best restart by the clamped
-measurement MSE (DESIGN decision 4).
+measurement MSE (docs/decisions.md, decision 4).
 
-Per-model settings (PAPER_FACTS.md §(d)) are in :data:`MGAN_SETTINGS`. The generator
-runs in eval mode with frozen weights, so ``B * R`` problems (each with its ``N``
-codes) are one batch: the head runs on ``B * R * N`` codes at once.
+Per-model settings (docs/paper.md, "Baselines") are in :data:`MGAN_SETTINGS`. The
+generator runs in eval mode with frozen weights, so ``B * R`` problems (each with its
+``N`` codes) are one batch: the head runs on ``B * R * N`` codes at once.
 
 Difference from the authors' code: the returned image is the output *after* the last
 Adam step (the authors returned the forward pass from before it), so that the image

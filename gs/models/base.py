@@ -2,7 +2,7 @@
 
 A :class:`BlockGenerator` holds ``self.blocks`` (an :class:`torch.nn.ModuleList`).
 *Cut index* ``c`` means: drop ``blocks[:c]`` and feed the free latent tensor(s) of
-cut ``c`` straight into ``blocks[c]`` (PAPER_FACTS.md §(b)). At every cut the free
+cut ``c`` straight into ``blocks[c]`` (docs/paper.md, "Generators"). At every cut the free
 variables are a tuple of tensors whose per-example shapes :meth:`latent_shapes`
 gives; most models have one, BEGAN has a second (the decoupled skip source) past
 its first upsampling block.

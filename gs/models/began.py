@@ -1,8 +1,8 @@
 """BEGAN generator with skip connections, 128 px (the paper's) and 64 px (offline member).
 
-The authors' ``Generator128`` (PAPER_FACTS.md §(b)). All convs are 3x3, stride 1,
-pad 1, no bias, each followed by ELU (the ``ConvBlock``; ELU on the output layer
-too). With ``ch = 128`` at 128 px the module list is
+The authors' ``Generator128`` (docs/paper.md, "Generators"). All convs are 3x3,
+stride 1, pad 1, no bias, each followed by ELU (the ``ConvBlock``; ELU on the output
+layer too). With ``ch = 128`` at 128 px the module list is
 
 =====  ==================================================  ===============
 block  what it does                                        output

@@ -1,6 +1,6 @@
 """DCGAN generator, 64 px (the PyTorch-examples DCGAN: nz=100, ngf=64).
 
-Blocks (PAPER_FACTS.md §(b)); each is ConvTranspose2d(k=4, no bias) + BN + ReLU,
+Blocks (docs/paper.md, "Generators"); each is ConvTranspose2d(k=4, no bias) + BN + ReLU,
 the last ConvTranspose + Tanh:
 
 =====  ==================  ==========

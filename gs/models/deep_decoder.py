@@ -1,7 +1,7 @@
 """Deep Decoder (Heckel & Hand, ICLR 2019) as the paper's authors built it.
 
-An untrained network, freshly initialised for every recovery (PAPER_FACTS.md §(d),
-(h) 12). With ``k`` channels and ``depth`` layers:
+An untrained network, freshly initialised for every recovery (docs/paper.md, "Baselines";
+docs/decisions.md, decision 13). With ``k`` channels and ``depth`` layers:
 
     x_0 = z,                       z ~ N(0, 1) of shape (k, 2, 2), fixed
     x_{l+1} = ReLU(up_{s_l}(BN(conv1x1(x_l))))      for l = 0 .. depth - 2
@@ -12,7 +12,8 @@ An untrained network, freshly initialised for every recovery (PAPER_FACTS.md §(
 the authors' log-size arithmetic: with ``p = log2(image_size) - depth + 1`` the layer
 ``l`` output is ``2^(p + l + 1)``, i.e. 8, 16, ..., image_size for the paper's
 (64 px, depth 5) and (128 px, depth 6). The seed is ``2 x 2`` (the authors used the
-exponent ``p = 2`` as the size; 4x4 was presumably intended, PAPER_FACTS (h) 12).
+exponent ``p = 2`` as the size; 4x4 was presumably intended: docs/paper.md, "Odd
+behaviour in the authors' code", item 12).
 
 Parameters: ``(depth - 1) (k^2 + k + 2k) + 3k + 3``: 8,407 for (k=44, depth 5) and
 41,210 for (k=89, depth 6), matched by the authors to the surgery latent sizes.

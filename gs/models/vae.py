@@ -1,7 +1,7 @@
 """Convolutional VAE: the decoder as a block generator, plus the encoder for training.
 
-The paper's "standard convolutional VAE" (PAPER_FACTS.md §(b), §(e)); only the
-decoder is used for recovery. With the 128-px default widths
+The paper's "standard convolutional VAE" (docs/paper.md, "Generators" and "Generator
+training"); only the decoder is used for recovery. With the 128-px default widths
 ``(2048, 1024, 512, 256, 128, 128)`` and ``latent_dim = 512`` the decoder is
 
 =====  ====================================================  ===============
@@ -164,7 +164,9 @@ class VAE(SequentialGenerator):
 
 
 def vae_loss(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0) -> Tensor:
-    """Batch mean of the per-image sum of squared errors plus ``beta`` * KL (paper §(e)).
+    """Batch mean of the per-image sum of squared errors plus ``beta`` * KL.
+
+    The authors' VAE loss (docs/paper.md, "Generator training").
 
     ``KL = -1/2 * sum(1 + logvar - mu^2 - exp(logvar))`` per image; ``beta = 1`` is the
     paper's "vanilla" VAE.

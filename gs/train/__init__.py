@@ -24,7 +24,7 @@ Profiles (:data:`PRESETS`; every value can be overridden on the command line):
   these two.
 * ``smoke``: a few steps of tiny models, to check that everything runs.
 
-The recipes (PAPER_FACTS.md §(e)):
+The recipes (docs/paper.md, "Generator training"):
 
 * **DCGAN**: PyTorch-examples DCGAN. Adam(2e-4, betas (0.5, 0.999)), batch 64, conv
   weights N(0, 0.02), BN weights N(1, 0.02) and biases 0; BCE with *float* labels
