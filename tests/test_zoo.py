@@ -70,7 +70,7 @@ def test_truncated_checkpoint_is_refused(tmp_path, monkeypatch):
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(zoo.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(zoo.builtin.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(zoo.ZooError, match="pip install --no-deps gan_face_generate==1.1.1"):
         zoo.load("dcgan64-digiface")
     assert not zoo.available("dcgan64-digiface")
@@ -105,9 +105,17 @@ def user_zoo(tmp_path, monkeypatch):
     """``$GS_LOCAL_ZOO`` = tmp_path/zoo.json, read afresh the first time the zoo is used."""
     file = tmp_path / "zoo.json"
     monkeypatch.setenv("GS_LOCAL_ZOO", str(file))
-    monkeypatch.setattr(zoo, "_LOCAL", zoo._LocalZoo("pending"))
-    monkeypatch.setattr(zoo, "ENTRIES", zoo._Entries(zoo._BUILTIN))
+    _fresh_process_state(monkeypatch)
     return file
+
+
+def _fresh_process_state(monkeypatch):
+    """The per-user zoo file not read yet, only the built-in entries registered (in
+    gs.zoo.registry, where the zoo reads them, and as gs.zoo.<name>)."""
+    local, fresh = zoo._LocalZoo("pending"), zoo._Entries(zoo._BUILTIN)
+    for module in (zoo, zoo.registry):
+        monkeypatch.setattr(module, "_LOCAL", local)
+        monkeypatch.setattr(module, "ENTRIES", fresh)
 
 
 def _tiny_vae(path, seed=0):
@@ -135,7 +143,7 @@ def _import_and_use(file):
             "print(z.available('dcgan64-digiface'), z.available('good'), z.available('no-path'))")
     env = {**os.environ, "GS_LOCAL_ZOO": str(file)}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=300, cwd=Path(zoo.__file__).parents[1])
+                          text=True, timeout=300, cwd=Path(zoo.__file__).parents[2])
 
 
 def test_malformed_user_file_never_breaks_import_nor_the_builtins(tmp_path):
@@ -242,7 +250,8 @@ def test_weights_id_follows_the_checkpoint_file_of_an_entry_without_sha256(
     path = _tiny_vae(tmp_path / "mine.pt", seed=0)
     zoo.register(name="mine", model="vae64", path=path)
     real, calls = zoo.sha256sum, []
-    monkeypatch.setattr(zoo, "sha256sum", lambda p, *a: calls.append(p) or real(p, *a))
+    monkeypatch.setattr(zoo.checkpoints, "sha256sum",
+                        lambda p, *a: calls.append(p) or real(p, *a))
 
     def wid() -> tuple[str, int]:
         """weights_id("mine") and how many times it hashed the file."""
@@ -283,8 +292,7 @@ def test_add_local_entry_is_found_by_a_later_process(user_zoo, tmp_path, monkeyp
     assert zoo.add_local_entry("vae-later", ckpt, training="cmd") == user_zoo
     assert zoo.load("vae-later").image_size == 64
     # a fresh process state reads the same file lazily
-    monkeypatch.setattr(zoo, "_LOCAL", zoo._LocalZoo("pending"))
-    monkeypatch.setattr(zoo, "ENTRIES", zoo._Entries(zoo._BUILTIN))
+    _fresh_process_state(monkeypatch)
     entry = zoo.get("vae-later")
     assert entry.sha256 == zoo.sha256sum(ckpt) and entry.training == "cmd"
     assert zoo.weights_id("vae-later") == entry.sha256[:16]
