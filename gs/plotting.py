@@ -229,7 +229,9 @@ def box_by(
     cols = list(dict.fromkeys(frame[col])) if col else [None]
     names = list(dict.fromkeys(frame[hue]))
     colors = {str(h): (palette or {}).get(str(h)) or series_color(str(h)) for h in names}
-    # draw with display labels (method names become their labels)
+    # draw with display labels (method names become their labels); the summary keeps names
+    keys = [k for k in (col, x, hue) if k]
+    summary = frame.groupby(keys)[y].agg(mean="mean", sd="std", n="count").reset_index()
     frame = frame.assign(**{hue: [series_label(str(h)) for h in frame[hue]]})
     hue_order = [series_label(str(h)) for h in names]
     palette = {series_label(h): c for h, c in colors.items()}
@@ -275,8 +277,6 @@ def box_by(
         fig.suptitle(title)
     fig.tight_layout()
     _legend_below(fig, entries)
-    keys = [k for k in (col, x, hue) if k]
-    summary = frame.groupby(keys)[y].agg(mean="mean", sd="std", n="count").reset_index()
     return fig, summary
 
 
