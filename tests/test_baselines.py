@@ -24,14 +24,7 @@ from gs.models import build
 from gs.models.deep_decoder import DeepDecoder, batched_forward, init_params, num_params
 from gs.operators import make_operator
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny GEMMs on a shared 2-core machine are far faster single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def smooth_image(size: int, dtype=torch.float32) -> torch.Tensor:

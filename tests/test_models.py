@@ -12,14 +12,7 @@ import torch.nn.functional as F
 
 from gs.models import BEGAN, DCGAN, MODELS, VAE, build, vae_loss
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and kinder to a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # tiny members of every family, for forward passes

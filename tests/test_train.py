@@ -14,13 +14,7 @@ from gs import data as D
 from gs import train as T
 from gs import zoo
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _faces(n: int = 16, size: int = 64, seed: int = 0) -> torch.Tensor:
