@@ -207,12 +207,18 @@ class BatchedLBFGS:
         self.prev_g = torch.zeros(P, self.N, **z)
         self.prev_loss = torch.zeros(P, dtype=torch.float64, device=self.device)
         self.H_diag = torch.ones(P, **z)
-        self.count = torch.zeros(P, **zl)  # history entries held
-        self.head = torch.zeros(P, **zl)  # next slot to write (mod history_size)
-        self._cap = 0  # allocated history slots (grows up to history_size)
+        # The history: slots 0..tail-1 in age order (oldest first), SHARED by all problems,
+        # so the two-loop recursion walks the same slot for every problem (plain slices, no
+        # gathers). A problem that does not store a pair at an iteration (no curvature, or
+        # not iterating) gets an empty slot there: ro = 0 makes it an exact no-op. When the
+        # slots run out, each problem's pairs are packed to the front (compaction).
+        self.count = torch.zeros(P, **zl)  # pairs held per problem (<= history_size)
+        self.tail = 0  # next slot to write
+        self._cap = 0  # allocated slots (grows up to history_size + SLACK)
+        self.valid = torch.zeros(P, 0, dtype=torch.bool, device=self.device)
         self.old_dirs = torch.zeros(P, 0, self.N, **z)  # y = g_k+1 - g_k
         self.old_stps = torch.zeros(P, 0, self.N, **z)  # s = t d
-        self.ro = torch.zeros(P, 0, **z)
+        self.ro = torch.zeros(P, 0, **z)  # 1 / (y . s); 0 in empty slots
         self._ar = torch.arange(P, device=self.device)
         self.best = BestIterate(self.params, divergence_factor)
 
@@ -263,69 +269,72 @@ class BatchedLBFGS:
             p[i].copy_(flat[off : off + k].view_as(p[i]))
             off += k
 
-    def _grow(self, need: int) -> None:
-        if need <= self._cap:
+    #: Slots beyond ``history_size`` before the history is compacted.
+    SLACK = 32
+
+    def _grow(self) -> None:
+        """Make room for one more slot: allocate more, or pack every problem's pairs to
+        the front once ``history_size + SLACK`` slots are in use."""
+        if self.tail < self._cap:
             return
-        cap = min(self.history_size, max(need, 2 * self._cap, 8))
-        z = dict(dtype=self.dtype, device=self.device)
-        dirs = torch.zeros(self.P, cap, self.N, **z)
-        stps = torch.zeros(self.P, cap, self.N, **z)
-        ro = torch.zeros(self.P, cap, **z)
-        # while cap < history_size no ring has wrapped: slots 0..count-1 are in order
-        dirs[:, : self._cap] = self.old_dirs
-        stps[:, : self._cap] = self.old_stps
-        ro[:, : self._cap] = self.ro
-        self.old_dirs, self.old_stps, self.ro, self._cap = dirs, stps, ro, cap
+        limit = self.history_size + self.SLACK
+        if self._cap < limit:
+            cap = min(limit, max(2 * self._cap, 8))
+            z = dict(dtype=self.dtype, device=self.device)
+            grow = cap - self._cap
+            self.old_dirs = torch.cat([self.old_dirs, torch.zeros(self.P, grow, self.N, **z)], 1)
+            self.old_stps = torch.cat([self.old_stps, torch.zeros(self.P, grow, self.N, **z)], 1)
+            self.ro = torch.cat([self.ro, torch.zeros(self.P, grow, **z)], 1)
+            self.valid = torch.cat([self.valid, torch.zeros(self.P, grow, dtype=torch.bool,
+                                                            device=self.device)], 1)
+            self._cap = cap
+            return
+        # each problem's pairs first (in age order), then its empty slots
+        order = torch.sort((~self.valid).to(torch.int8), dim=1, stable=True).indices
+        rows = self._ar.unsqueeze(1)
+        self.old_dirs = self.old_dirs[rows, order]
+        self.old_stps = self.old_stps[rows, order]
+        self.ro = self.ro[rows, order]
+        self.valid = self.valid[rows, order]
+        self.tail = int(self.count.max())
 
     def _push(self, upd: Tensor, y: Tensor, s: Tensor, ys: Tensor) -> None:
-        """Append (y, s, 1/ys) to the history of the problems in ``upd``."""
-        if not bool(upd.any()):
-            return
-        self._grow(int(self.count[upd].max()) + 1)
-        H = self.history_size
-        rows = self._ar[upd]
-        slot = self.head[upd] % H
-        self.old_dirs[rows, slot] = y[upd]
-        self.old_stps[rows, slot] = s[upd]
-        self.ro[rows, slot] = 1.0 / ys[upd]
-        self.head[upd] += 1
-        self.count[upd] = torch.clamp(self.count[upd] + 1, max=H)
+        """Append (y, s, 1/ys) to the history of the problems in ``upd`` (the others get an
+        empty slot) and drop the oldest pair of those holding more than ``history_size``."""
+        self._grow()
+        j = self.tail
+        u = upd.unsqueeze(1)
+        self.old_dirs[:, j] = torch.where(u, y, 0.0)
+        self.old_stps[:, j] = torch.where(u, s, 0.0)
+        self.ro[:, j] = torch.where(upd, 1.0 / ys, 0.0)
+        self.valid[:, j] = upd
+        self.tail += 1
+        self.count += upd.long()
+        over = self.count > self.history_size
+        if bool(over.any()):
+            oldest = self.valid.to(torch.int8).argmax(1)  # first valid slot = oldest pair
+            drop = torch.zeros_like(self.valid)
+            drop[self._ar, oldest] = over
+            self.valid &= ~drop
+            self.ro = torch.where(drop, 0.0, self.ro)
+            self.count -= over.long()
 
     def _direction(self, g: Tensor, mask: Tensor) -> Tensor:
-        """The two-loop recursion ``-H_k g`` for the problems in ``mask`` (others: junk)."""
+        """The two-loop recursion ``-H_k g`` for the problems in ``mask`` (others: junk).
+
+        Every problem walks the shared slots newest to oldest, then back; its empty slots
+        (``ro = 0``) change nothing, so each problem sees exactly its own pairs in order.
+        """
         q = g.neg()
-        K = int(self.count[mask].max()) if bool(mask.any()) else 0
-        H = self.history_size
-        uniform = (
-            K > 0
-            and bool((self.head[mask] == self.head[mask][0]).all())
-            and bool((self.count[mask] == K).all())
-        )
         al = []
-        for k in range(K):  # newest to oldest
-            valid = mask & (k < self.count)
-            if uniform:
-                j = int((self.head[mask][0] - 1 - k) % H)
-                s_k, y_k, ro_k = self.old_stps[:, j], self.old_dirs[:, j], self.ro[:, j]
-            else:
-                j = torch.where(valid, (self.head - 1 - k) % H, 0)
-                s_k, y_k = self.old_stps[self._ar, j], self.old_dirs[self._ar, j]
-                ro_k = self.ro[self._ar, j]
-            a = torch.where(valid, rowdot(s_k, q) * ro_k, 0.0)
-            q.addcmul_(y_k, a.neg().unsqueeze(1))
+        for j in range(self.tail - 1, -1, -1):  # newest to oldest
+            a = rowdot(self.old_stps[:, j], q) * self.ro[:, j]
+            q.addcmul_(self.old_dirs[:, j], a.neg().unsqueeze(1))
             al.append(a)
         r = q * self.H_diag.unsqueeze(1)
-        for k in range(K - 1, -1, -1):  # oldest to newest
-            valid = mask & (k < self.count)
-            if uniform:
-                j = int((self.head[mask][0] - 1 - k) % H)
-                s_k, y_k, ro_k = self.old_stps[:, j], self.old_dirs[:, j], self.ro[:, j]
-            else:
-                j = torch.where(valid, (self.head - 1 - k) % H, 0)
-                s_k, y_k = self.old_stps[self._ar, j], self.old_dirs[self._ar, j]
-                ro_k = self.ro[self._ar, j]
-            be = rowdot(y_k, r) * ro_k
-            r.addcmul_(s_k, torch.where(valid, al[k] - be, 0.0).unsqueeze(1))
+        for i, j in enumerate(range(self.tail)):  # oldest to newest
+            be = rowdot(self.old_dirs[:, j], r) * self.ro[:, j]
+            r.addcmul_(self.old_stps[:, j], (al[self.tail - 1 - i] - be).unsqueeze(1))
         return r
 
     # ---------------------------------------------------------------- step
@@ -360,7 +369,9 @@ class BatchedLBFGS:
                 d_new = self.d
             if bool(first.any()):
                 self.count[first] = 0
-                self.head[first] = 0
+                if self._cap:
+                    self.valid[first] = False
+                    self.ro[first] = 0.0
                 self.H_diag = torch.where(first, 1.0, self.H_diag)
                 d_new = torch.where(first.unsqueeze(1), g.neg(), d_new)
             self.d = torch.where(active.unsqueeze(1), d_new, self.d)
