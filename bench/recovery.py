@@ -32,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gs.flops import evaluation_flops, matmul_peak  # noqa: E402
 from gs.metrics import psnr  # noqa: E402
 from gs.models.dcgan import DCGAN  # noqa: E402
 from gs.operators import GaussianCS, StructuredCS, make_operator  # noqa: E402
@@ -157,6 +158,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--data", choices=["faces", "samples"], default="faces")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--skip-sequential", action="store_true")
+    p.add_argument("--sequential-images", type=int, default=None, metavar="K",
+                   help="time the sequential loop on the first K images only and scale it "
+                        "to all of them (the 25-step comparison in minutes, not hours)")
     p.add_argument("--lane-width", default="auto",
                    type=lambda v: v if v == "auto" else None if v == "none" else int(v),
                    help="problems per generator call: auto (8 on the CPU), none, or an int")
@@ -216,6 +220,10 @@ def main(argv: list[str] | None = None) -> dict:
     res["engine_psnr_mean"] = float(eng.psnr.mean())
     res["engine_batched_evals"] = eng.n_evals
     res["engine_problem_evals"] = int(eng.problem_evals.sum())
+    flops_per_eval = evaluation_flops(g, a.cut, op)
+    res["flops_per_eval"] = flops_per_eval
+    # useful work: the evaluations each problem needed (the lanes' padding is overhead)
+    res["engine_gflops"] = flops_per_eval * res["engine_problem_evals"] / res["engine_s"] / 1e9
     print(
         f"engine     : {res['engine_s']:8.1f} s   mean PSNR {res['engine_psnr_mean']:.3f} dB   "
         f"peak {res['engine_peak_mb']:.0f} MB   evals {eng.n_evals} batched"
@@ -240,20 +248,26 @@ def main(argv: list[str] | None = None) -> dict:
         reset_peak(device)
         sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
-        seq_images, seq_losses, seq_best = sequential(g, op, y, a.cut, init, a.steps, a.lr, device)
+        K = min(a.sequential_images or B, B)
+        seq_images, seq_losses, seq_best = sequential(
+            g, op, y[:K], a.cut, tuple(t[:K] for t in init), a.steps, a.lr, device)
         sync(device)
-        res["sequential_s"] = time.perf_counter() - t0
-        res["sequential_cpu_s"] = time.process_time() - c0
+        res["sequential_images"] = K
+        res["sequential_s"] = (time.perf_counter() - t0) * B / K
+        res["sequential_cpu_s"] = (time.process_time() - c0) * B / K
         res["speedup_cpu_time"] = res["sequential_cpu_s"] / res["engine_cpu_s"]
         res["sequential_peak_mb"] = round(peak_mb(device), 1)
-        seq_psnr = psnr(seq_images, x)
+        seq_psnr = psnr(seq_images, x[:K])
         res["sequential_psnr_mean"] = float(seq_psnr.mean())
         res["speedup"] = res["sequential_s"] / res["engine_s"]
-        res["psnr_max_abs_diff"] = float((seq_psnr - eng.psnr).abs().max())
-        res["same_best_restart"] = int((seq_best == eng.best_restart.cpu()).sum())
+        res["psnr_max_abs_diff"] = float((seq_psnr - eng.psnr[:K]).abs().max())
+        res["same_best_restart"] = int((seq_best == eng.best_restart[:K].cpu()).sum())
         res["restart_loss_max_rel_diff"] = float(
-            ((seq_losses - eng.restart_losses.cpu()).abs() / seq_losses).max()
+            ((seq_losses - eng.restart_losses[:K].cpu()).abs() / seq_losses).max()
         )
+        # the same number of evaluations as the engine's problems needed alone
+        seq_flops = flops_per_eval * int(eng.problem_evals.sum())
+        res["sequential_gflops"] = seq_flops / res["sequential_s"] / 1e9
         print(
             f"sequential : {res['sequential_s']:8.1f} s   mean PSNR "
             f"{res['sequential_psnr_mean']:.3f} dB   peak {res['sequential_peak_mb']:.0f} MB"
@@ -262,7 +276,8 @@ def main(argv: list[str] | None = None) -> dict:
             f"speed-up {res['speedup']:.2f}x wall, {res['speedup_cpu_time']:.2f}x process CPU; "
             f"per-image |PSNR diff| max "
             f"{res['psnr_max_abs_diff']:.4f} dB; same best restart for "
-            f"{res['same_best_restart']}/{B} images"
+            f"{res['same_best_restart']}/{K} images"
+            + (f" (sequential timed on {K} of {B} images and scaled)" if K < B else "")
         )
 
     if a.compare_structured:
@@ -300,6 +315,17 @@ def main(argv: list[str] | None = None) -> dict:
             f" GB per operator; structured buffers {mm['structured_buffer_bytes'] / 1e6:.2f} MB"
         )
 
+    # the hardware's limit, measured in the same run
+    res["matmul_peak_gflops"] = matmul_peak(device) / 1e9
+    peak = res["matmul_peak_gflops"]
+    print(f"FLOPs per evaluation (counted from the layers, fwd + bwd to the latents, operator "
+          f"included): {res['flops_per_eval'] / 1e9:.3f} GFLOP; float32 matmul peak measured "
+          f"now: {peak:.0f} GFLOP/s ({res['threads']} threads)")
+    print(f"engine     : {res['engine_gflops']:7.1f} GFLOP/s = "
+          f"{100 * res['engine_gflops'] / peak:.0f}% of peak")
+    if "sequential_gflops" in res:
+        print(f"sequential : {res['sequential_gflops']:7.1f} GFLOP/s = "
+              f"{100 * res['sequential_gflops'] / peak:.0f}% of peak")
     if a.json is not None:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(res, indent=2))
