@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # One prepared GPU session (for the device tool, or any CUDA machine), run from the repo root:
-#   1. the test suite's CUDA cases, 2. the recovery benchmark at the paper's budget,
-#   3. BEGAN-64 trained by the paper's recipe (--objective gan) on the DigiFace stream for
-#      the time left, with the step count fixed up front (so the recorded command reproduces it).
+#   1. the test suite's CUDA cases, 2. the recovery benchmark at the paper's budget (ratio to
+#      the sequential loop timed on 2 images and scaled, GFLOP/s and fraction of the measured
+#      float32 peak, cost of fixed-width lanes), 3. only with TRAIN_BUDGET_S > 0: BEGAN-64
+#      trained by the paper's recipe (--objective gan) on the DigiFace stream for that long,
+#      with the step count fixed up front (so the recorded command reproduces it).
 # Needs the gan_face_generate wheel in .whl/ where pip cannot reach the index.
 # Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, began_gan.tar.
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-gpu_out}; mkdir -p "$OUT"
-TRAIN_BUDGET_S=${TRAIN_BUDGET_S:-300}
+TRAIN_BUDGET_S=${TRAIN_BUDGET_S:-0}
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site:$PWD
@@ -23,7 +25,10 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider --continue-on-collection-er
   --ignore=tests/test_notebooks.py -k "cuda or gpu" tests 2>&1 | tail -25 | tee "$OUT/tests.txt"
 
 echo "== 2. benchmark (DCGAN c=1, m=1000, 16 faces x 3 restarts, 25 L-BFGS steps)"
-timeout 150 python3 bench/recovery.py --device ${DEV:-cuda} --steps 25 2>&1 | tail -25 | tee "$OUT/bench.txt"
+timeout 240 python3 bench/recovery.py --device ${DEV:-cuda} --steps 25 --sequential-images 2 \
+  --compare-lanes --json "$OUT/bench.json" 2>&1 | tail -25 | tee "$OUT/bench.txt"
+
+[ "$TRAIN_BUDGET_S" -gt 0 ] || { ls -la "$OUT"; exit 0; }
 
 echo "== 3. BEGAN-64 by the recipe"
 ARGS="began --profile offline --objective gan --ch 64 --d-ch 64 --d-convs 2 --batch-size 32 --lr 1e-4 --seed 0 --device ${DEV:-cuda} --no-amp --threads 4 --no-progress"
