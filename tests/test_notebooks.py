@@ -13,7 +13,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gs.notebooks import NOTEBOOK_OUTPUT_DIR, notebook_paths, run_notebook
+from gs.notebooks import (
+    NOTEBOOK_OUTPUT_DIR,
+    check_parameters,
+    coerce,
+    main,
+    notebook_parameters,
+    notebook_paths,
+    run_notebook,
+)
 
 NOTEBOOKS = notebook_paths()
 SMOKE_DIR = NOTEBOOK_OUTPUT_DIR / "smoke"
@@ -33,10 +41,40 @@ def test_there_are_notebooks():
 
 
 def _parameter_names(path: Path) -> set[str]:
+    return set(notebook_parameters(path))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_parameter_is_typed_and_checked(path: Path):
+    params = notebook_parameters(path)  # raises on a parameter without an annotation
+    for name, (spec, default) in params.items():
+        assert coerce(name, default, spec) == default, name
     nb = nbformat.read(path, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    return {line.split("=")[0].strip() for line in cell.source.splitlines()
-            if "=" in line and not line.lstrip().startswith("#")}
+    i = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    assert f'check_parameters(globals(), "{path.stem}")' in nb.cells[i + 1].source
+
+
+def test_a_misspelt_parameter_fails_and_lists_the_valid_ones():
+    ns = {name: default for name, (_, default) in notebook_parameters(NOTEBOOKS[2]).items()}
+    check_parameters(dict(ns), NOTEBOOKS[2].stem)  # the defaults pass
+    with pytest.raises(ValueError, match=r"has no parameter\(s\) \['familes'\].*'families'"):
+        check_parameters({**ns, "familes": ["dcgan"]}, NOTEBOOKS[2].stem)
+    with pytest.raises(ValueError, match=r"parameter steps must be int \| None, got 2.5"):
+        check_parameters({**ns, "steps": 2.5}, NOTEBOOKS[2].stem)
+
+
+def test_a_list_parameter_given_as_a_string_is_split():
+    ns = {name: default for name, (_, default) in notebook_parameters(NOTEBOOKS[2]).items()}
+    ns["families"] = "dcgan"  # papermill -p families dcgan gives a string
+    check_parameters(ns, NOTEBOOKS[2].stem)
+    assert ns["families"] == ["dcgan"]
+    assert coerce("ratios", "0.05,0.1", "Optional[list[float]]") == [0.05, 0.1]
+
+
+def test_runner_rejects_unknown_overrides(capsys):
+    with pytest.raises(SystemExit):
+        main(["--profile", "smoke", "--only", "02", "-p", "familes=dcgan"])
+    assert "no notebook to run has parameter(s) ['familes']" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
