@@ -20,6 +20,11 @@ from typing import Any
 #: Operators that take a number of measurements ``m``.
 CS_OPERATORS = ("cs", "cs_fast")
 
+#: Part of every task's key. Bumped whenever the package starts computing a different
+#: number for the same task, so a store never mixes old and new results: 2 = every
+#: optimiser returns its best iterate and stops problems that blow up (1: the last one).
+RESULTS_VERSION = 2
+
 
 def stable_seed(*parts: Any) -> int:
     """A seed in ``[0, 2**63)`` that depends only on ``parts`` (sha1 of their JSON).
@@ -149,8 +154,10 @@ class Task:
 
     @property
     def key(self) -> str:
-        """A stable id: sha1 of the sorted JSON of :meth:`config` (same in every process)."""
-        text = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
+        """A stable id: sha1 of the sorted JSON of :meth:`config` and
+        :data:`RESULTS_VERSION` (the same in every process)."""
+        text = json.dumps({**self.config(), "results_version": RESULTS_VERSION},
+                          sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(text.encode()).hexdigest()
 
     def batch_key(self) -> tuple:
