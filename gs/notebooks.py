@@ -18,6 +18,8 @@ given as a string is split at commas (``-p families dcgan,vae``).
 ['dcgan', 'vae']
 >>> coerce("ratios", [0.05, 1], "list[float] | None")
 [0.05, 1.0]
+>>> coerce("ratios", 0.1, "Optional[list[float]]"), coerce("ratio", ".5", "Optional[float]")
+([0.1], 0.5)
 >>> coerce("steps", "ten", "int | None")
 Traceback (most recent call last):
 ...
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -58,10 +61,10 @@ def _scalar(value: Any, kind: str, name: str, spec: str) -> Any:
         return value
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = float(value.strip())  # also ".5", "1.", "1e-3"
+        except ValueError:
             raise bad from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise bad
     if kind == "int":
         if value != int(value):
@@ -94,7 +97,7 @@ def coerce(name: str, value: Any, spec: str) -> Any:
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, list):
-            raise ValueError(f"parameter {name} must be {spec}, got {value!r}")
+            value = [value]  # papermill -p ratios 0.1 passes a number
         if inner in ("str", "int", "float", "bool"):
             return [_scalar(v, inner, name, spec) for v in value]
         return value

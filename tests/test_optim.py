@@ -69,3 +69,10 @@ def test_row_sums_do_not_depend_on_the_number_of_rows():
     torch.testing.assert_close(rowsum(rows), rows.double().sum(1).float(), rtol=1e-5,
                                atol=1e-3)
     assert torch.equal(rowdot(rows, rows), rowsum(rows * rows))
+
+
+def test_line_search_trial_points_are_not_iterates():
+    """A huge trial step inside the strong-Wolfe search is not a divergence."""
+    x = torch.tensor([[3.0], [2.0]], requires_grad=True)
+    res = minimize([x], lambda: (x**2).sum(1), steps=3, lr=1e5, line_search_fn="strong_wolfe")
+    assert not res.diverged.any() and torch.allclose(x, torch.zeros(2, 1), atol=1e-6)

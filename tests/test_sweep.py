@@ -459,3 +459,9 @@ def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
         for col in ("psnr", "ssim", "loss"):
             assert rec[col] == ref[col], (col, len(batch))
         assert torch.equal(image, ref_image)
+
+
+def test_surgery_rejects_options_it_does_not_take():
+    t = dataclasses.replace(real_tasks()[0], extra={"optimiser": "adam"})
+    with pytest.raises(ValueError, match=r"takes no options \['optimiser'\]"):
+        E.run_batch([t])

@@ -6,7 +6,8 @@ shape ``k x 2 x 2``) is fitted by Adam (lr 1e-2, 5000 steps, no early stopping) 
 
     min_theta  ||A G_theta(z) - y_b||^2 / m,
 
-and the output after the last step is returned; the best restart is the one with the
+and the output at each restart's best iterate (lowest measurement loss, see
+:func:`gs.optim.minimize`) is returned; the best restart is the one with the
 lowest measurement MSE of the clamped output (docs/decisions.md, decision 4). All ``B * R``
 networks train in one batch with per-problem parameters and per-problem BatchNorm
 statistics (:func:`gs.models.deep_decoder.batched_forward`); Adam is elementwise, so
@@ -65,7 +66,7 @@ def recover_deep_decoder(
 
     Returns:
         :class:`~gs.recovery.RecoveryResult`: ``images (B, 3, H, W)`` the best
-        restart's output after the last step; ``latents`` = that restart's input ``z``;
+        restart's output at its best iterate; ``latents`` = that restart's input ``z``;
         ``trace (steps + 1, B, R)`` the measurement MSE at every step and after the last;
         ``info["params"]`` the best restart's stacked parameters, ``info["num_params"]``.
     """

@@ -46,6 +46,7 @@ from torch import Tensor
 
 from gs.baselines._common import select_best
 from gs.operators import Operator
+from gs.optim import rowdot, rowsum
 from gs.recovery import RecoveryResult, default_lane_width, in_lanes
 
 GAMMA = 0.01
@@ -116,13 +117,14 @@ class _DCTSystem:
 
 
 def _centre(r: Tensor) -> Tensor:
-    return r - r.mean(dim=1, keepdim=True)
+    return r - (rowsum(r) / r.shape[1]).unsqueeze(1)
 
 
 def lipschitz(system: _DCTSystem, shape: tuple[int, ...], *, iters: int = 50,
               rng: torch.Generator | Sequence[torch.Generator] | None = None,
               dtype=torch.float32, device=None) -> Tensor:
-    """Power-iteration estimate of ``lambda_max(X^T P X)`` per problem, ``(B,)``.
+    """Power-iteration estimate of ``lambda_max(X^T P X)`` per problem, ``(B,)``. Every
+    per-problem sum here and in the solver is a batch-independent :func:`~gs.optim.rowsum`.
 
     ``rng``: one generator for the whole start ``(B, ...)``, or one per problem (then
     problem b's start does not depend on the others)."""
@@ -134,9 +136,9 @@ def lipschitz(system: _DCTSystem, shape: tuple[int, ...], *, iters: int = 50,
         v = torch.randn(shape, generator=rng, device=dev, dtype=dtype).to(device)
     lam = torch.zeros(shape[0], dtype=dtype, device=device)
     for _ in range(iters):
-        v = v / v.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
+        v = v / rowsum(v.flatten(1).pow(2)).sqrt().clamp_min(1e-30).view(-1, 1, 1, 1)
         u = system.adjoint(_centre(system.forward(v)))
-        lam = (u * v).flatten(1).sum(1)
+        lam = rowdot(u.flatten(1), v.flatten(1))
         v = u
     return lam
 
@@ -147,7 +149,7 @@ def lasso_objective(operator: Operator, y: Tensor, w: Tensor, gamma: float = GAM
     if index is None:
         index = torch.arange(y.shape[0], device=y.device)
     r = _centre(_DCTSystem(operator, index).forward(w) - y.flatten(1))
-    return r.pow(2).sum(1) + gamma * w.abs().flatten(1).sum(1)
+    return rowsum(r.pow(2)) + gamma * rowsum(w.abs().flatten(1))
 
 
 def fista_lasso_dct(
@@ -199,16 +201,17 @@ def fista_lasso_dct(
         bar = tqdm(total=max_iter, desc="lasso-dct", leave=False)
     for _ in range(max_iter):
         r = _centre(system.forward(v) - yf)
-        trace.append((r.pow(2).sum(1) / m_entries).detach())
+        trace.append((rowsum(r.pow(2)) / m_entries).detach())
         grad = 2 * system.adjoint(r)
         w_new = soft_threshold(v - grad * inv_L, thresh)
         diff = w_new - w
-        restart = ((v - w_new) * diff).flatten(1).sum(1) > 0
+        restart = rowdot((v - w_new).flatten(1), diff.flatten(1)) > 0
         t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
         beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_new)
         t_new = torch.where(restart, torch.ones_like(t), t_new)
         v_new = w_new + beta.view(-1, 1, 1, 1) * diff
-        change = diff.flatten(1).norm(dim=1) / w_new.flatten(1).norm(dim=1).clamp_min(1e-12)
+        change = (rowsum(diff.flatten(1).pow(2)).sqrt()
+                  / rowsum(w_new.flatten(1).pow(2)).sqrt().clamp_min(1e-12))
         a4 = active.view(-1, 1, 1, 1)
         w = torch.where(a4, w_new, w)
         v = torch.where(a4, v_new, v)
@@ -222,10 +225,10 @@ def fista_lasso_dct(
     if bar is not None:
         bar.close()
     r = system.forward(w) - yf
-    intercept = -r.mean(1)
+    intercept = -rowsum(r) / r.shape[1]
     rc = r + intercept.unsqueeze(1)
-    objective = rc.pow(2).sum(1) + gamma * w.abs().flatten(1).sum(1)
-    trace.append((rc.pow(2).sum(1) / m_entries).detach())
+    objective = rowsum(rc.pow(2)) + gamma * rowsum(w.abs().flatten(1))
+    trace.append((rowsum(rc.pow(2)) / m_entries).detach())
     return {
         "w": w,
         "intercept": intercept,

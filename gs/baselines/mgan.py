@@ -17,9 +17,10 @@ Per-model settings (docs/paper.md, "Baselines") are in :data:`MGAN_SETTINGS`. Th
 generator runs in eval mode with frozen weights, so ``B * R`` problems (each with its
 ``N`` codes) are one batch: the head runs on ``B * R * N`` codes at once.
 
-Difference from the authors' code: the returned image is the output *after* the last
-Adam step (the authors returned the forward pass from before it), so that the image
-returned is the one the restart selection scores, as for surgery.
+Difference from the authors' code: the returned image is the output at each restart's
+best iterate (lowest measurement loss, :func:`gs.optim.minimize`; the authors returned
+the forward pass from before the last Adam step), so that the image returned is the one
+the restart selection scores, as for surgery.
 """
 
 from __future__ import annotations

@@ -103,6 +103,7 @@ class BatchedLBFGS:
         self.ro = torch.zeros(P, 0, **z)  # 1 / (y . s); 0 in empty slots
         self._ar = torch.arange(P, device=self.device)
         self.best = BestIterate(self.params, divergence_factor)
+        self._tracking = True  # off while a line search evaluates trial points
 
     # ------------------------------------------------------------- helpers
     def _flat(self, tensors: Sequence[Tensor]) -> Tensor:
@@ -121,7 +122,8 @@ class BatchedLBFGS:
         ]
         self.n_batched_evals += 1
         loss = loss.detach().to(self.dtype)
-        self.best.update(loss)
+        if self._tracking:
+            self.best.update(loss)
         return loss, self._flat(grads).to(self.dtype)
 
     @property
@@ -281,9 +283,17 @@ class BatchedLBFGS:
                     cur_evals += active.long()
                     self.func_evals += active.long()
             else:
-                loss, g, ls_evals = self._line_search(
-                    closure, active, first, loss, g, gtd, cur_evals
-                )
+                # trial points of the line search are not iterates: only the accepted point
+                # counts for the best iterate and for divergence
+                self._tracking = False
+                try:
+                    loss, g, ls_evals = self._line_search(
+                        closure, active, first, loss, g, gtd, cur_evals
+                    )
+                finally:
+                    self._tracking = True
+                self.best.update(loss)
+                active = active & ~self.diverged
                 opt_cond = g.abs().amax(1) <= self.tolerance_grad
                 cur_evals += ls_evals
                 self.func_evals += ls_evals

@@ -149,10 +149,23 @@ def init_latents(generator, task: Task, names) -> tuple[torch.Tensor, ...]:
     return tuple(torch.stack(parts) for parts in zip(*per_image, strict=True))
 
 
+#: The options (``extra``) surgery and reinit understand.
+SURGERY_OPTIONS = ("optimizer", "chunk_size", "optimizer_options", "keep_best", "init_limit")
+
+
 def _surgery(generator, operator, y, task: Task, x_true, names):
     from gs.recovery import recover
 
     opts = task.options
+    unknown = sorted(set(opts) - set(SURGERY_OPTIONS))
+    if unknown:
+        raise ValueError(f"{task.method} takes no options {unknown} (task extra); it takes "
+                         f"{list(SURGERY_OPTIONS)}")
+    if not isinstance(opts.get("keep_best", True), bool):
+        raise ValueError(f"extra['keep_best'] must be true or false, got {opts['keep_best']!r}")
+    if task.steps is None or task.lr is None:
+        raise ValueError(f"{task.method} needs steps and lr (the task has steps={task.steps}, "
+                         f"lr={task.lr})")
     return recover(
         generator, operator, y, task.cut, restarts=task.restarts, steps=task.steps,
         lr=task.lr, optimizer=opts.get("optimizer", "lbfgs"),

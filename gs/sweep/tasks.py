@@ -21,8 +21,9 @@ from typing import Any
 CS_OPERATORS = ("cs", "cs_fast")
 
 #: Part of every task's key. Bumped whenever the package starts computing a different
-#: number for the same task, so a store never mixes old and new results: 2 = every
-#: optimiser returns its best iterate and stops problems that blow up (1: the last one).
+#: number for the same task, so a store never mixes old and new results: 2 = surgery,
+#: mGANprior and Deep Decoder return their best iterate and stop problems that blow up
+#: (1: the last iterate; IAGAN still returns its last).
 RESULTS_VERSION = 2
 
 
