@@ -76,3 +76,10 @@ def test_line_search_trial_points_are_not_iterates():
     x = torch.tensor([[3.0], [2.0]], requires_grad=True)
     res = minimize([x], lambda: (x**2).sum(1), steps=3, lr=1e5, line_search_fn="strong_wolfe")
     assert not res.diverged.any() and torch.allclose(x, torch.zeros(2, 1), atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [{"history_size": 0}, {"max_iter": 0}, {"history_size": 2.5}])
+def test_impossible_lbfgs_settings_are_rejected(kw):
+    x = torch.zeros(2, 3, requires_grad=True)
+    with pytest.raises(ValueError, match="must be an int >= 1"):
+        minimize([x], lambda: x.pow(2).sum(1), steps=1, lr=1.0, **kw)

@@ -73,6 +73,9 @@ class BatchedLBFGS:
         self.max_eval = int(max_eval) if max_eval is not None else self.max_iter * 5 // 4
         self.tolerance_grad = tolerance_grad
         self.tolerance_change = tolerance_change
+        for name, v in (("history_size", history_size), ("max_iter", max_iter)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
         self.history_size = int(history_size)
         self.line_search_fn = line_search_fn
         self.P = P
