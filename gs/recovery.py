@@ -3,24 +3,16 @@
 CSGM recovery (and surgery's, and the baselines') minimises, for every image and every
 restart, a measurement loss over some latent tensors. Those problems are independent:
 the generator is in eval mode and no term couples two problems, so the gradient of
-``loss.sum()`` with respect to one problem's slice is that problem's own gradient. This
-module runs ``P`` such problems as ONE batched optimisation:
+``loss.sum()`` with respect to one problem's slice is that problem's own gradient.
+:func:`recover` runs all images x restarts as ONE batched optimisation
+(:func:`gs.optim.minimize`: batched L-BFGS with ``torch.optim.LBFGS`` semantics, or Adam),
+loss ``||A G_c(z) - y||^2 / m``, best restart by the measurement MSE of the clamped output
+(docs/decisions.md, decisions 1, 3, 4, 5). Every generator and operator evaluation runs
+in fixed-width lanes (:func:`in_lanes`) so that a problem's numbers do not depend on its
+batch; :func:`clamped_losses` scores outputs the same way for every method.
 
-* :class:`BatchedLBFGS` gives every problem its own L-BFGS state (history ring buffer,
-  step size, ``ro``, ``H_diag``, stopping) and reproduces ``torch.optim.LBFGS`` exactly,
-  so the batched iterates are those of ``P`` separate ``torch.optim.LBFGS`` runs (up to
-  floating-point reassociation);
-* Adam is elementwise, so ``torch.optim.Adam`` on the batched tensors already is ``P``
-  separate Adam runs (same step count for all problems);
-* :func:`minimize` drives either one for ``steps`` outer steps, given ``params`` with a
-  leading problem dimension ``P`` and a ``loss_fn() -> (P,)``;
-* :func:`recover` is the surgery recovery: images x restarts in one batch, loss
-  ``||A G_c(z) - y||^2 / m``, best restart by the measurement MSE of the clamped output
-  (docs/decisions.md, decisions 1, 3, 4, 5).
-
-Speed comes from batching (one convolution over ``B * R`` problems is a bigger, more
-efficient GEMM than ``B * R`` small ones) and from a two-loop recursion vectorised over
-problems instead of Python loops per problem.
+Speed comes from batching: one convolution over ``B * R`` problems is a bigger, more
+efficient GEMM than ``B * R`` small ones.
 
 >>> import torch
 >>> from gs.models.dcgan import DCGAN
@@ -41,7 +33,6 @@ loss soon trips ``tolerance_change`` and the iterations stall.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -147,6 +138,21 @@ def measurement_mse(ax: Tensor, y: Tensor) -> Tensor:
     """Per-problem mean squared measurement error ``mean((A x - y)^2)`` over all entries
     of a measurement (``||A x - y||^2 / m`` for CS; all image entries for inpainting)."""
     return (ax - y).pow(2).flatten(1).mean(1)
+
+
+@torch.no_grad()
+def clamped_losses(operator: Operator, images: Tensor, y: Tensor, index: Tensor,
+                   width: int | None | str = "auto") -> Tensor:
+    """``mean((A clamp(x, 0, 1) - y[index])^2)`` for every output ``images: (P, 3, H, W)``
+    against the measurements of its image ``index: (P,)``, in lanes (``"auto"``:
+    :func:`default_lane_width`): what picks the best restart and what a record stores."""
+    if width == "auto":
+        width = default_lane_width(images.device)
+
+    def lane(x: Tensor, i: Tensor) -> Tensor:
+        return measurement_mse(operator.A(x.clamp(0, 1), index=i), y[i])
+
+    return in_lanes(lane, images, index, width=width)
 
 
 def problems_per_chunk(
@@ -388,9 +394,8 @@ def recover(
                     return forward(z).to(dtype)
             return forward(z)
 
-        def mse(idx: Tensor, *z: Tensor, clamp: bool = False) -> Tensor:
-            x = render(*z)
-            return measurement_mse(operator.A(x.clamp(0, 1) if clamp else x, index=idx), y[idx])
+        def mse(idx: Tensor, *z: Tensor) -> Tensor:
+            return measurement_mse(operator.A(render(*z), index=idx), y[idx])
 
         for c in range(n_chunks):
             lo, hi = c * chunk, min(P, (c + 1) * chunk)
@@ -409,8 +414,8 @@ def recover(
             with torch.no_grad():
                 trace[:, lo:hi] = res.trace
                 images[lo:hi] = in_lanes(render, *z, width=lanes)
-                restart_losses[lo:hi] = in_lanes(
-                    functools.partial(mse, clamp=True), idx, *z, width=lanes).double()
+                restart_losses[lo:hi] = clamped_losses(operator, images[lo:hi], y, idx,
+                                                       lanes).double()
                 for f, t in zip(final, z, strict=True):
                     f[lo:hi] = t.detach()
             n_evals += res.n_evals

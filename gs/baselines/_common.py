@@ -16,13 +16,7 @@ import torch
 from torch import Tensor
 
 from gs.operators import Operator
-from gs.recovery import (
-    RecoveryResult,
-    best_of_restarts,
-    default_lane_width,
-    in_lanes,
-    measurement_mse,
-)
+from gs.recovery import RecoveryResult, best_of_restarts, clamped_losses
 
 
 def check_restarts(restarts: int) -> int:
@@ -109,10 +103,7 @@ def select_best(
     device = images.device
     idx = problem_index(B, R, device)
     with torch.no_grad():
-        def clamped_mse(x: Tensor, i: Tensor) -> Tensor:
-            return measurement_mse(operator.A(x.clamp(0, 1), index=i), y[i])
-
-        rl = in_lanes(clamped_mse, images, idx, width=default_lane_width(device)).double()
+        rl = clamped_losses(operator, images, y, idx).double()
     if trace is None:
         trace = torch.full((1, P), float("nan"), dtype=torch.float64)
     return best_of_restarts(

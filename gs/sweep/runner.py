@@ -44,7 +44,7 @@ from gs.metrics import psnr as psnr_fn
 from gs.metrics import ssim as ssim_fn
 from gs.operators import make_operator
 from gs.profiles import resolve_device
-from gs.recovery import default_lane_width, in_lanes, measurement_mse
+from gs.recovery import clamped_losses, default_lane_width
 from gs.sweep.images import load_images
 from gs.sweep.methods import get_method
 from gs.sweep.store import ResultsStore, encode_png
@@ -139,10 +139,8 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
     with torch.no_grad():
         x_hat = result.images.detach().to(device=device, dtype=x.dtype)
         clamped = x_hat.clamp(0, 1)
-        idx = torch.arange(len(tasks), device=device)
         lanes = default_lane_width(device)
-        loss = in_lanes(lambda c, i: measurement_mse(op.A(c, index=i), y[i]), clamped, idx,
-                        width=lanes)
+        loss = clamped_losses(op, x_hat, y, torch.arange(len(tasks), device=device), lanes)
         psnr, ssim = _per_image(psnr_fn, clamped, x), _per_image(ssim_fn, clamped, x)
     info = getattr(result, "info", {}) or {}
     diverged = info.get("diverged")
