@@ -128,6 +128,18 @@ class Operator(nn.Module):
     def dtype(self) -> torch.dtype:
         return self._anchor.dtype
 
+    # ------------------------------------------------------- entry subsets
+    def informative_entries(self) -> Tensor:
+        """Flat indices (long, ascending) of the entries of a measurement that carry
+        information: all ``prod(meas_shape)`` of them, except for operators whose
+        measurement holds structural zeros (:class:`Inpainting`: the kept pixels)."""
+        return torch.arange(math.prod(self.meas_shape), device=self.device)
+
+    def subset(self, entries: Tensor) -> SubsetOperator:
+        """The operator that measures only the flat measurement entries ``entries``
+        (e.g. to hold some measurements out): ``A_S(x) = A(x).flatten(1)[:, entries]``."""
+        return SubsetOperator(self, entries)
+
     # ----------------------------------------------------------- measuring
     def measure(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Noisy measurements ``y = A(x) + noise_std * N(0, 1)`` of true images.
@@ -407,6 +419,9 @@ class Inpainting(Operator):
         self._check_shape(x)
         return x * self.mask
 
+    def informative_entries(self) -> Tensor:
+        return self.mask.flatten().nonzero().squeeze(1)
+
     def A_adjoint(self, y: Tensor, index: Tensor | None = None) -> Tensor:
         self._check_meas(y)
         return y * self.mask
@@ -467,6 +482,51 @@ class Identity(Operator):
     def A_adjoint(self, y: Tensor, index: Tensor | None = None) -> Tensor:
         self._check_meas(y)
         return y
+
+
+class SubsetOperator(Operator):
+    """Some entries of another operator's measurements: ``A(x) = parent.A(x).flatten(1)[:,
+    entries]``, so ``meas_shape = (len(entries),)``; the adjoint scatters into the
+    parent's measurement shape and applies the parent's adjoint. ``index`` is passed on
+    (per-image parents), ``noise_std`` is the parent's. Built by :meth:`Operator.subset`.
+
+    >>> op = make_operator("cs", (3, 8, 8), m=20, generator=torch.Generator().manual_seed(0))
+    >>> sub = op.subset(torch.tensor([0, 5, 7]))
+    >>> x = torch.rand(2, 3, 8, 8)
+    >>> torch.equal(sub.A(x), op.A(x)[:, [0, 5, 7]]), sub.m
+    (True, 3)
+    """
+
+    def __init__(self, parent: Operator, entries: Tensor):
+        super().__init__(parent.image_shape)
+        size = math.prod(parent.meas_shape)
+        if not isinstance(entries, Tensor) or entries.ndim != 1 or entries.is_floating_point():
+            raise TypeError("entries must be a 1-D integer tensor of flat measurement indices")
+        entries = entries.to(device=parent.device, dtype=torch.long)
+        if entries.numel() == 0:
+            raise ValueError("a subset needs at least one measurement entry")
+        if int(entries.min()) < 0 or int(entries.max()) >= size:
+            raise ValueError(f"entries must lie in 0..{size - 1} (the parent measures {size} "
+                             f"entries), got {int(entries.min())}..{int(entries.max())}")
+        if entries.unique().numel() != entries.numel():
+            raise ValueError("entries must not repeat")
+        self.parent = parent
+        self.register_buffer("entries", entries)
+        self._anchor = torch.empty(0, dtype=parent.dtype, device=parent.device)
+        self.noise_std = parent.noise_std
+
+    @property
+    def m(self) -> int:
+        return int(self.entries.numel())
+
+    def A(self, x: Tensor, index: Tensor | None = None) -> Tensor:
+        return self.parent.A(x, index).flatten(1)[:, self.entries]
+
+    def A_adjoint(self, y: Tensor, index: Tensor | None = None) -> Tensor:
+        self._check_meas(y)
+        full = y.new_zeros(y.shape[0], math.prod(self.parent.meas_shape))
+        full[:, self.entries] = y
+        return self.parent.A_adjoint(full.view(y.shape[0], *self.parent.meas_shape), index)
 
 
 def make_operator(
