@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
+import json
 import math
 import socket
 import time
@@ -144,6 +145,7 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
         psnr, ssim = _per_image(psnr_fn, clamped, x), _per_image(ssim_fn, clamped, x)
     info = getattr(result, "info", {}) or {}
     diverged = info.get("diverged")
+    details = info.get("details")  # per image, method-specific (JSON in the record)
     common = dict(
         n=op.n, ratio=op.m / op.n, noise_std=float(op.noise_std), batch_seconds=seconds,
         batch_size=len(tasks), seconds=seconds / len(tasks), device=str(device),
@@ -155,7 +157,8 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
     records = [
         {"key": t.key, **t.config(), **common, "psnr": float(psnr[b]), "ssim": float(ssim[b]),
          "loss": float(loss[b]),
-         "diverged": None if diverged is None else int(diverged[b].sum())}
+         "diverged": None if diverged is None else int(diverged[b].sum()),
+         "details": None if details is None else json.dumps(details[b], sort_keys=True)}
         for b, t in enumerate(tasks)
     ]
     bad = [r for r in records
@@ -179,7 +182,9 @@ def run_batch(tasks: Sequence[Task], device: str = "auto",
     (measurement MSE of the clamped output), ``seconds`` (batch time / batch size),
     ``batch_seconds``, ``batch_size``, ``n``, ``ratio``, ``noise_std``, ``device``,
     ``gs_version``, ``torch_version``, ``timestamp`` (UTC), ``hostname``, ``threads``,
-    ``lane_width``, ``batch_invariant`` and ``diverged`` (restarts stopped as diverged);
+    ``lane_width``, ``batch_invariant``, ``diverged`` (restarts stopped as diverged) and
+    ``details`` (JSON of the method's ``info["details"][b]``, if it gives one: e.g. the
+    cut ``surgery_auto`` chose);
     with ``keep_images``, also ``image_png``: the clamped output as an 8-bit RGB PNG.
 
     Raises:

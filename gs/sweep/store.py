@@ -80,6 +80,7 @@ COLUMNS: dict[str, str] = {
     "lane_width": "INTEGER",
     "batch_invariant": "INTEGER",
     "diverged": "INTEGER",
+    "details": "TEXT",
 }
 assert set(TASK_FIELDS) <= set(COLUMNS), "every Task field needs a results column"
 
