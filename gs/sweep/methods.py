@@ -251,3 +251,7 @@ _register_baseline("mgan", "recover_mgan", settings="MGAN_SETTINGS", budget_para
 _register_baseline("deep_decoder", "recover_deep_decoder", budget_params=("steps",),
                    label="Deep Decoder", color="#27ae60", needs_generator=False, cut=0,
                    batch_invariant=False)
+
+
+# Methods defined in modules of their own register themselves on import.
+import gs.autocut  # noqa: E402,F401  (surgery_auto)
