@@ -59,6 +59,9 @@ from gs.sweep.tasks import Task, stable_seed
 #: Fraction of the informative measurement entries held out to score the cuts.
 HOLDOUT = 0.2
 
+#: Candidate cuts when none are given (those the generator has).
+CANDIDATE_CUTS = (0, 1, 2, 3)
+
 #: Options (task ``extra``) of the ``surgery_auto`` sweep method, besides surgery's.
 AUTO_OPTIONS = ("cuts", "holdout")
 
@@ -85,7 +88,7 @@ def holdout_split(operator: Operator, holdout: float,
 
 def _check_cuts(generator: nn.Module, cuts: Sequence[int] | None) -> tuple[int, ...]:
     if cuts is None:
-        return tuple(sorted(getattr(generator, "sweep_cuts", (0,))))
+        return tuple(c for c in CANDIDATE_CUTS if c in generator.valid_cuts)
     if isinstance(cuts, int | str) or not len(cuts):
         raise ValueError(f"cuts must be a non-empty list of cut indices, got {cuts!r}")
     for c in cuts:
@@ -96,6 +99,96 @@ def _check_cuts(generator: nn.Module, cuts: Sequence[int] | None) -> tuple[int, 
 
 
 @dataclass
+class CrossValidation:
+    """Steps 1-3 for B images and C candidate cuts (:func:`cross_validate`).
+
+    Attributes:
+        cuts: the C candidate cuts, ascending (the columns below).
+        heldout: ``(B, C)`` held-out residual of each cut's recovery from the kept
+            entries (float64): ``mean((A_h clamp(x_c, 0, 1) - y_h)^2)``.
+        kept_loss: ``(B, C)`` the same on the kept entries (what each cut fitted).
+        cut: ``(B,)`` long, the cut with the lowest held-out residual (ties: shallowest).
+        n_kept, n_held: how many entries were kept and held out.
+        seconds: wall time.
+    """
+
+    cuts: tuple[int, ...]
+    heldout: Tensor
+    kept_loss: Tensor
+    cut: Tensor
+    n_kept: int
+    n_held: int
+    seconds: float
+
+
+def _starts(generator, B: int, restarts: int, init_latents, init: str, init_limit: float,
+            seed: int) -> Callable[[int], tuple[Tensor, ...]]:
+    """``start(c)``: the ``(B, R, *shape)`` starts at cut c, drawn once per cut."""
+    cache: dict[int, tuple[Tensor, ...]] = {}
+
+    def start(c: int) -> tuple[Tensor, ...]:
+        if c not in cache:
+            if init_latents is not None:
+                cache[c] = tuple(init_latents(c))
+            else:
+                z = generator.sample_latents(B * restarts, c, init=init, limit=init_limit,
+                                             generator=torch.Generator().manual_seed(seed),
+                                             device="cpu",
+                                             dtype=next(generator.parameters()).dtype)
+                cache[c] = tuple(t.view(B, restarts, *t.shape[1:]) for t in z)
+        return cache[c]
+
+    return start
+
+
+def cross_validate(
+    generator: nn.Module,
+    operator: Operator,
+    y: Tensor,
+    cuts: Sequence[int] | None = None,
+    *,
+    holdout: float = HOLDOUT,
+    split_rng: torch.Generator | None = None,
+    restarts: int = 3,
+    steps: int = 25,
+    lr: float = 0.1,
+    seed: int = 0,
+    init_latents: Callable[[int], Sequence[Tensor]] | None = None,
+    log: Callable[[str], None] | None = None,
+    **recover_kw,
+) -> CrossValidation:
+    """Score every candidate cut by held-out measurements (steps 1-3 of the module
+    docstring); the arguments are those of :func:`recover_auto_cut`."""
+    t0 = time.perf_counter()
+    cuts = _check_cuts(generator, cuts)
+    operator.check_measurements(y)
+    B = y.shape[0]
+    say = log or (lambda line: None)
+    rng = split_rng if split_rng is not None else torch.Generator().manual_seed(seed)
+    kept, held = holdout_split(operator, holdout, rng)
+    op_kept, op_held = operator.subset(kept), operator.subset(held)
+    flat = y.to(device=operator.device, dtype=operator.dtype).flatten(1)
+    y_kept, y_held = flat[:, kept], flat[:, held]
+    start = init_latents or _starts(generator, B, restarts, None, "clamped_normal", 1.0, seed)
+    width = recover_kw.get("lane_width", "auto")
+    width = default_lane_width(operator.device) if width == "auto" else width
+    index = torch.arange(B, device=operator.device)
+    heldout = torch.empty(B, len(cuts), dtype=torch.float64)
+    kept_loss = torch.empty(B, len(cuts), dtype=torch.float64)
+    for j, c in enumerate(cuts):
+        res = recover(generator, op_kept, y_kept, c, restarts=restarts, steps=steps, lr=lr,
+                      init_latents=start(c), **recover_kw)
+        heldout[:, j] = clamped_losses(op_held, res.images, y_held, index, width).double().cpu()
+        kept_loss[:, j] = res.loss.double().cpu()
+        say(f"cut {c}: fitted {len(kept)} measurements in {res.seconds:.1f} s; held-out "
+            f"residual {_fmt(heldout[:, j])} on {len(held)}")
+    chosen = torch.tensor(cuts)[heldout.argmin(dim=1)]  # first minimum: the shallowest
+    return CrossValidation(cuts=cuts, heldout=heldout, kept_loss=kept_loss, cut=chosen,
+                           n_kept=len(kept), n_held=len(held),
+                           seconds=time.perf_counter() - t0)
+
+
+@dataclass
 class AutoCutResult:
     """The result of :func:`recover_auto_cut` for B images and C candidate cuts.
 
@@ -103,13 +196,10 @@ class AutoCutResult:
         images: ``(B, 3, H, W)`` recovery at each image's chosen cut from all
             measurements (unclamped).
         cut: ``(B,)`` long, the chosen cut of each image.
-        cuts: the C candidate cuts, ascending (the columns of ``heldout``).
-        heldout: ``(B, C)`` held-out residual of each cut's recovery from the kept
-            entries (float64): ``mean((A_h clamp(x_c, 0, 1) - y_h)^2)``.
-        kept_loss: ``(B, C)`` the same on the kept entries (what each cut fitted).
+        cuts, heldout, kept_loss: as in :class:`CrossValidation`.
         loss: ``(B,)`` measurement MSE of the clamped final output on all measurements.
         psnr: ``(B,)`` PSNR of the clamped final output against ``x_true`` (or None).
-        seconds: wall time of everything; ``cv_seconds`` of steps 1-3 alone.
+        seconds: wall time of everything; ``cv_seconds`` of the cross-validation alone.
         info: ``diverged`` ``(B, R)`` (final recovery's restarts stopped as diverged),
             ``details`` (one JSON-able dict per image: chosen cut and residuals per cut),
             ``holdout``, ``n_held``, ``n_kept``.
@@ -151,7 +241,7 @@ def recover_auto_cut(
     Args:
         generator, operator, y: as for :func:`gs.recovery.recover`; ``y: (B,
             *operator.meas_shape)``.
-        cuts: candidate cuts (default: the generator's ``sweep_cuts``).
+        cuts: candidate cuts (default :data:`CANDIDATE_CUTS`, those the generator has).
         holdout: fraction of the informative entries held out (:func:`holdout_split`).
         split_rng: draws the split (default: a CPU generator seeded with ``seed``).
         restarts, steps, lr: the budget of every recovery (the cross-validation ones and
@@ -171,7 +261,6 @@ def recover_auto_cut(
         :class:`AutoCutResult`.
     """
     t0 = time.perf_counter()
-    cuts = _check_cuts(generator, cuts)
     operator.check_measurements(y)
     B = y.shape[0]
     if x_true is not None and x_true.shape[0] != B:
@@ -179,46 +268,17 @@ def recover_auto_cut(
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts must be an int >= 1, got {restarts!r}")
     say = log or (lambda line: None)
-    rng = split_rng if split_rng is not None else torch.Generator().manual_seed(seed)
-    kept, held = holdout_split(operator, holdout, rng)
-    op_kept, op_held = operator.subset(kept), operator.subset(held)
-    flat = y.to(device=operator.device, dtype=operator.dtype).flatten(1)
-    y_kept, y_held = flat[:, kept], flat[:, held]
-
-    starts: dict[int, tuple[Tensor, ...]] = {}
-
-    def start(c: int) -> tuple[Tensor, ...]:
-        if c not in starts:
-            if init_latents is not None:
-                starts[c] = tuple(init_latents(c))
-            else:
-                z = generator.sample_latents(B * restarts, c, init=init, limit=init_limit,
-                                             generator=torch.Generator().manual_seed(seed),
-                                             device="cpu", dtype=next(generator.parameters()).dtype)
-                starts[c] = tuple(t.view(B, restarts, *t.shape[1:]) for t in z)
-        return starts[c]
-
+    start = _starts(generator, B, restarts, init_latents, init, init_limit, seed)
     common = dict(restarts=restarts, steps=steps, lr=lr, **recover_kw)
-    width = recover_kw.get("lane_width", "auto")
-    width = default_lane_width(operator.device) if width == "auto" else width
-    index = torch.arange(B, device=operator.device)
-    heldout = torch.empty(B, len(cuts), dtype=torch.float64)
-    kept_loss = torch.empty(B, len(cuts), dtype=torch.float64)
-    for j, c in enumerate(cuts):
-        res = recover(generator, op_kept, y_kept, c, init_latents=start(c), **common)
-        heldout[:, j] = clamped_losses(op_held, res.images, y_held, index, width).double().cpu()
-        kept_loss[:, j] = res.loss.double().cpu()
-        say(f"cut {c}: fitted {len(kept)} measurements in {res.seconds:.1f} s; held-out "
-            f"residual {_fmt(heldout[:, j])} on {len(held)}")
-    chosen = torch.tensor(cuts)[heldout.argmin(dim=1)]  # first minimum: the shallowest
-    cv_seconds = time.perf_counter() - t0
+    cv = cross_validate(generator, operator, y, cuts, holdout=holdout, split_rng=split_rng,
+                        seed=seed, init_latents=start, log=log, **common)
 
     images = torch.empty(B, *operator.image_shape, dtype=operator.dtype, device=operator.device)
     loss = torch.empty(B, dtype=torch.float64)
     psnr = None if x_true is None else torch.empty(B, dtype=torch.float64)
     diverged = torch.zeros(B, restarts, dtype=torch.bool)
-    for c in sorted(set(chosen.tolist())):
-        rows = (chosen == c).nonzero().squeeze(1)
+    for c in sorted(set(cv.cut.tolist())):
+        rows = (cv.cut == c).nonzero().squeeze(1)
         dev_rows = rows.to(operator.device)
         z0 = tuple(t[rows] for t in start(c))
         res = recover(generator, operator, y[dev_rows], c, init_latents=z0,
@@ -232,14 +292,14 @@ def recover_auto_cut(
             diverged[rows] = res.info["diverged"].cpu()
         say(f"cut {c} chosen for {len(rows)} of {B} image(s); recovered from all "
             f"{operator.m} measurements in {res.seconds:.1f} s")
-    details = [{"cut": int(chosen[b]),
-                "heldout": {str(c): float(heldout[b, j]) for j, c in enumerate(cuts)},
-                "holdout": holdout, "n_held": len(held)} for b in range(B)]
+    details = [{"cut": int(cv.cut[b]),
+                "heldout": {str(c): float(cv.heldout[b, j]) for j, c in enumerate(cv.cuts)},
+                "holdout": holdout, "n_held": cv.n_held} for b in range(B)]
     return AutoCutResult(
-        images=images, cut=chosen, cuts=cuts, heldout=heldout, kept_loss=kept_loss,
-        loss=loss, psnr=psnr, seconds=time.perf_counter() - t0, cv_seconds=cv_seconds,
+        images=images, cut=cv.cut, cuts=cv.cuts, heldout=cv.heldout, kept_loss=cv.kept_loss,
+        loss=loss, psnr=psnr, seconds=time.perf_counter() - t0, cv_seconds=cv.seconds,
         info={"diverged": diverged, "details": details, "holdout": holdout,
-              "n_held": len(held), "n_kept": len(kept)},
+              "n_held": cv.n_held, "n_kept": cv.n_kept},
     )
 
 
@@ -255,13 +315,24 @@ def _fmt(values: Tensor) -> str:
 def method_surgery_auto(generator, operator, y, task: Task, x_true, names=()):
     """Surgery at the cut chosen per image by held-out measurements (this module).
 
-    Options (task ``extra``): ``cuts`` (candidates; default the generator's
-    ``sweep_cuts``), ``holdout`` (default :data:`HOLDOUT`) and surgery's. The task's
-    ``cut`` is 0 and means nothing: each record's ``details`` holds the chosen cut and
-    the held-out residual of every candidate. The split is drawn per ``(m, seed)`` and
-    each image's starts per ``(image, seed)`` and cut, as plain surgery's, so the result
-    at the chosen cut equals the ``surgery`` record at that cut.
+    Options (task ``extra``): ``cuts`` (candidates; default :data:`CANDIDATE_CUTS`),
+    ``holdout`` (default :data:`HOLDOUT`) and surgery's. The task's ``cut`` is 0 and
+    means nothing: each record's ``details`` holds the chosen cut and the held-out
+    residual of every candidate. The split is drawn per ``(m, seed)`` and each image's
+    starts per ``(image, seed)`` and cut, as plain surgery's, so the result at the chosen
+    cut equals the ``surgery`` record at that cut.
     """
+    opts = task.options
+    return recover_auto_cut(generator, operator, y, opts.get("cuts"),
+                            holdout=opts.get("holdout", HOLDOUT), x_true=x_true,
+                            **sweep_settings(generator, task, names))
+
+
+def sweep_settings(generator, task: Task, names) -> dict:
+    """The keywords (all but ``cuts`` and ``holdout``) that :func:`recover_auto_cut` and
+    :func:`cross_validate` get in a sweep of ``task`` on images ``names``: its budget and
+    options, the split seeded by ``(m, seed)``, each image's starts by ``(image, seed)``.
+    Raises a ValueError naming an option ``surgery_auto`` does not take."""
     opts = task.options
     unknown = sorted(set(opts) - set(SURGERY_OPTIONS) - set(AUTO_OPTIONS))
     if unknown:
@@ -276,15 +347,13 @@ def method_surgery_auto(generator, operator, y, task: Task, x_true, names=()):
     def starts(c: int) -> tuple[Tensor, ...]:
         return init_latents(generator, dataclasses.replace(task, cut=c), names)
 
-    split = torch.Generator().manual_seed(stable_seed("holdout", task.m, task.seed))
-    return recover_auto_cut(
-        generator, operator, y, opts.get("cuts"), holdout=opts.get("holdout", HOLDOUT),
-        split_rng=split, restarts=task.restarts, steps=task.steps, lr=task.lr,
-        init_latents=starts, x_true=x_true, optimizer=opts.get("optimizer", "lbfgs"),
-        chunk_size=opts.get("chunk_size"), optimizer_options=opts.get("optimizer_options"),
-        keep_best=opts.get("keep_best", True),
-    )
+    return dict(split_rng=torch.Generator().manual_seed(stable_seed("holdout", task.m, task.seed)),
+                restarts=task.restarts, steps=task.steps, lr=task.lr, init_latents=starts,
+                optimizer=opts.get("optimizer", "lbfgs"), chunk_size=opts.get("chunk_size"),
+                optimizer_options=opts.get("optimizer_options"),
+                keep_best=opts.get("keep_best", True))
 
 
-__all__ = ["AUTO_OPTIONS", "HOLDOUT", "AutoCutResult", "holdout_split", "method_surgery_auto",
-           "recover_auto_cut"]
+__all__ = ["AUTO_OPTIONS", "CANDIDATE_CUTS", "HOLDOUT", "AutoCutResult", "CrossValidation",
+           "cross_validate", "holdout_split", "method_surgery_auto", "recover_auto_cut",
+           "sweep_settings"]
