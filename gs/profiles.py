@@ -38,6 +38,9 @@ class Profile:
     is the ratio of the qualitative figures; ``baseline_budget`` scales every baseline's
     step counts (1.0 = the paper's); ``lasso`` holds options of the Lasso-DCT solver
     (``tol``, ``steps`` = max FISTA iterations; empty = run to 1e-6 relative change).
+    ``structured_from``: images of at least this many pixels a side use ``"cs_fast"``
+    (:class:`gs.operators.StructuredCS`) where ``operator`` is ``"cs"`` (a dense A at
+    128 px and the paper's largest m = 24,000 is 4.7 GB); None: never.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Profile:
     n_samples: int = 8
     baseline_budget: float = 1.0
     lasso: dict = field(default_factory=dict)
+    structured_from: int | None = None
     device: str = "auto"
     seed: int = 0
 
@@ -114,6 +118,7 @@ PROFILES: dict[str, Profile] = {
         restarts=3,
         n_samples=10,
         baseline_budget=1.0,
+        structured_from=128,
     ),
 }
 

@@ -76,7 +76,8 @@ def cs_grid(
         ratios: undersampling ratios m/n in (0, 1] (default ``profile.ratios``).
         seeds: default ``(profile.seed,)``.
         n_images: the first ``n_images`` images of the set (default by split, above).
-        operator: default ``profile.operator``.
+        operator: default ``profile.operator``; ``"cs"`` becomes ``"cs_fast"`` for models
+            of ``profile.structured_from`` px or more.
         extra: options merged into every task's ``extra``.
 
     Methods with a generator get ``profile.steps``, ``profile.restarts`` and
@@ -104,10 +105,13 @@ def cs_grid(
         model = profile.models[family]
         size, paper_cut = model_info(model)
         names = load_images(image_set, split, size).names[:n_images]
-        m_values = r_profile.m_values(3 * size * size) if operator in CS_OPERATORS else [None]
+        op = operator
+        if op == "cs" and profile.structured_from and size >= profile.structured_from:
+            op = "cs_fast"
+        m_values = r_profile.m_values(3 * size * size) if op in CS_OPERATORS else [None]
         for spec in specs:
             common = dict(image_set=image_set, split=split, image=list(names), image_size=size,
-                          operator=operator, m=list(m_values), seed=seeds, method=spec.name,
+                          operator=op, m=list(m_values), seed=seeds, method=spec.name,
                           cut=list(spec.cuts(paper_cut, tuple(cuts) if cuts else None)),
                           model=model if spec.needs_generator else "",
                           family=family if spec.needs_generator else "",
