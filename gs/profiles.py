@@ -10,6 +10,8 @@ to :func:`get_profile`; a notebook never branches on the profile itself.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field, fields, replace
 
 # The paper's measurement counts (settings.py n_measure_64 / n_measure_128); both lists
@@ -123,15 +125,46 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+def env_overrides(name: str) -> dict:
+    """Overrides of profile ``name`` from ``$GS_PROFILE_OVERRIDES``, a JSON object mapping
+    profile names to field values, e.g. ``{"paper": {"sweep_cuts": {"began": [0, 2]}}}``
+    (lists become tuples); ``{}`` when unset. How ``python -m gs.paper --rehearse`` runs
+    every notebook of the paper profile with tiny sizes. Raises ValueError naming the
+    variable for malformed JSON."""
+    text = os.environ.get("GS_PROFILE_OVERRIDES")
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"$GS_PROFILE_OVERRIDES is not valid JSON: {e}") from e
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise ValueError("$GS_PROFILE_OVERRIDES must map profile names to objects of fields")
+    out = dict(raw.get(name, {}))
+    for key in ("ratios", "sweep_ratios"):
+        if isinstance(out.get(key), list):
+            out[key] = tuple(out[key])
+    if isinstance(out.get("sweep_cuts"), dict):
+        out["sweep_cuts"] = {k: tuple(v) for k, v in out["sweep_cuts"].items()}
+    return out
+
+
 def get_profile(name: str, **overrides) -> Profile:
-    """The named profile with ``overrides`` applied; ``None`` overrides are ignored."""
+    """The named profile with ``overrides`` applied; ``None`` overrides are ignored.
+
+    Overrides from :func:`env_overrides` come first; those given here win over them.
+    """
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
     known = {f.name for f in fields(Profile)}
+    env = env_overrides(name)
     bad = set(overrides) - known
     if bad:
         raise ValueError(f"unknown profile fields {sorted(bad)}; known: {sorted(known)}")
-    given = {k: v for k, v in overrides.items() if v is not None}
+    if set(env) - known:
+        raise ValueError(f"$GS_PROFILE_OVERRIDES: unknown profile fields "
+                         f"{sorted(set(env) - known)}; known: {sorted(known)}")
+    given = {**env, **{k: v for k, v in overrides.items() if v is not None}}
     if "ratios" in given:
         given["ratios"] = tuple(given["ratios"])
     return replace(PROFILES[name], **given)
