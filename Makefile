@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.gs-installed
 SMOKE_OUT := outputs/notebooks/smoke
 
-.PHONY: venv reproduce test unit notebooks-test lint bench train clean-outputs
+.PHONY: venv reproduce test unit notebooks-test lint bench train docs clean-outputs
 
 venv: $(STAMP)
 
@@ -41,6 +41,12 @@ bench: venv
 
 train: venv
 	$(PY) -m gs.train all --profile $(PROFILE)
+
+# the pages of docs/ (mkdocs.yml) as a static site in outputs/site; MkDocs is installed here
+# only, so the test path does not depend on it
+docs: venv
+	$(PY) -m pip install -q mkdocs==1.6.1
+	$(PY) -m mkdocs build --strict
 
 clean-outputs:
 	rm -rf outputs figures/smoke
