@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import sys
 import types
 import zipfile
@@ -361,35 +362,50 @@ def _fake_gdown(monkeypatch, payload: bytes) -> list[dict]:
     return calls
 
 
-def test_download_celeba_refuses_quota_page(tmp_path, monkeypatch):
-    calls = _fake_gdown(monkeypatch, QUOTA_PAGE)
-    with pytest.raises(data.DownloadError, match="quota") as e:
-        data.download_celeba(tmp_path, quiet=True)
-    assert calls[0]["id"] == data.CELEBA_GDRIVE_ID
-    msg = str(e.value)
-    assert "img_align_celeba.zip" in msg and "by hand" in msg
-    zp = tmp_path / "celeba" / data.CELEBA_ZIP
-    assert not zp.exists() and zp.with_name(zp.name + ".bad").exists()
-    assert data.main(["download", "celeba", "--root", str(tmp_path), "--quiet"]) == 1
+def _sources(tmp_path, monkeypatch, **celeba) -> None:
+    f = tmp_path / "sources.json"
+    f.write_text(json.dumps({"celeba": celeba}))
+    monkeypatch.setenv("GS_DATA_SOURCES", str(f))
 
 
-def test_download_celeba_refuses_checksum_mismatch(tmp_path, monkeypatch):
-    _fake_gdown(monkeypatch, _zip_bytes())  # a valid zip, but not CelebA's md5
-    with pytest.raises(data.ChecksumError):
-        data.download_celeba(tmp_path, quiet=True)
-    assert not (tmp_path / "celeba" / data.CELEBA_DIR).exists()
-
-
-def test_download_celeba_verifies_and_extracts_hand_placed_zip(tmp_path, monkeypatch):
+def test_download_verifies_and_extracts_hand_placed_zip_without_fetching(tmp_path, monkeypatch):
     blob = _zip_bytes(5)
     zp = tmp_path / "celeba" / data.CELEBA_ZIP
     zp.parent.mkdir(parents=True)
     zp.write_bytes(blob)
-    calls = _fake_gdown(monkeypatch, b"")
-    monkeypatch.setattr(data.download, "CELEBA_MD5", hashlib.md5(blob).hexdigest())
-    monkeypatch.setattr(data.download, "CELEBA_N_IMAGES", 5)
+    _sources(tmp_path, monkeypatch, md5=hashlib.md5(blob).hexdigest(), n_images=5,
+             url="http://127.0.0.1:9/nothing-listens-here")
     folder = data.download_celeba(tmp_path, quiet=True)
-    assert not calls and len(list(folder.glob("*.jpg"))) == 5
+    assert sorted(p.name for p in folder.iterdir()) == [f"{i:06d}.jpg" for i in range(5)]
+    record = json.loads((tmp_path / "celeba" / "img_align_celeba.verified.json").read_text())
+    assert record["files"] == {f"{i:06d}.jpg": 2000 for i in range(5)}
+
+
+def test_hand_placed_zip_with_the_wrong_md5_is_set_aside(tmp_path, monkeypatch):
+    zp = tmp_path / "celeba" / data.CELEBA_ZIP
+    zp.parent.mkdir(parents=True)
+    zp.write_bytes(_zip_bytes(5))
+    _sources(tmp_path, monkeypatch, md5="0" * 32, n_images=5,
+             url="http://127.0.0.1:9/nothing-listens-here")
+    monkeypatch.setattr(data.download, "BACKOFF_S", 0.0)
+    with pytest.raises(data.DownloadError, match="by hand"):  # then the fetch fails
+        data.download_celeba(tmp_path, quiet=True)
+    assert zp.with_name(zp.name + ".bad").is_file() and not (zp.parent / data.CELEBA_DIR).exists()
+
+
+def test_an_unknown_drive_page_falls_back_to_gdown(tmp_path, monkeypatch):
+    page = b"<!DOCTYPE html><html><body>Something new from Drive</body></html>"
+
+    def urlopen(req, timeout=None):
+        return _FakeResponse(page, 200, {"Content-Type": "text/html"})
+
+    monkeypatch.setattr(data.download.urllib.request, "urlopen", urlopen)
+    calls = _fake_gdown(monkeypatch, b"the file")
+    url = "https://drive.google.com/uc?id=abc&export=download"
+    assert data.http_download(url, tmp_path / "f.zip", quiet=True).read_bytes() == b"the file"
+    assert calls[0]["url"] == url and calls[0]["resume"] is True
+    with pytest.raises(data.DownloadError, match="HTML page"):  # other hosts: no fallback
+        data.http_download("https://example.org/f.zip", tmp_path / "g.zip", quiet=True)
 
 
 class _FakeResponse(io.BytesIO):
@@ -425,15 +441,16 @@ def test_http_download_detects_short_and_html(tmp_path, monkeypatch):
         return _FakeResponse(full[:3000], 200, {"Content-Length": "5000"})
 
     monkeypatch.setattr(data.download.urllib.request, "urlopen", short)
-    with pytest.raises(data.DownloadError, match="3000 of 5000"):
-        data.http_download("http://example.invalid/f.zip", tmp_path / "f.zip", quiet=True)
+    with pytest.raises(data.DownloadError, match="dropped before the end.*2 attempts"):
+        data.http_download("http://example.invalid/f.zip", tmp_path / "f.zip", quiet=True,
+                           retries=2, backoff=0)
     assert (tmp_path / "f.zip.part").stat().st_size == 3000  # kept for resuming
 
     def html(req, timeout=None):
         return _FakeResponse(QUOTA_PAGE, 200, {"Content-Type": "text/html; charset=utf-8"})
 
     monkeypatch.setattr(data.download.urllib.request, "urlopen", html)
-    with pytest.raises(data.DownloadError, match="HTML"):
+    with pytest.raises(data.DownloadError, match="quota exceeded.*24 h"):
         data.http_download("http://example.invalid/g.zip", tmp_path / "g.zip", quiet=True)
 
 

@@ -55,8 +55,10 @@ from gs.data.download import (
     check_archive,
     download_celeba,
     download_coco,
+    download_set,
     http_download,
     md5sum,
+    verify_folder,
 )
 from gs.data.images import (
     OFFLINE_KINDS,
@@ -79,10 +81,13 @@ from gs.data.paper import (
     HELD_OUT_FRACTION,
     N_TEST,
     N_VAL,
+    SOURCES,
     SPLIT_SEED,
+    DataSource,
     celeba_crop,
     celeba_held_out,
     celeba_train_files,
+    data_source,
     default_root,
     load_celeba,
     load_celeba_image,
@@ -133,7 +138,8 @@ __all__ = [
     "celeba_train_files",
     # download
     "CELEBA_GDRIVE_ID", "CELEBA_MD5", "CELEBA_ZIP", "COCO_URL", "COCO_ZIP", "COCO_MD5",
-    "md5sum", "http_download",
+    "md5sum", "http_download", "download_set", "verify_folder", "DataSource", "SOURCES",
+    "data_source",
     # streams
     "IMAGE_EXTS", "DigiFaceStream", "ImageFolderStream", "list_images", "make_stream",
     # cli

@@ -9,13 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gs.data.download import (
-    CELEBA_MD5,
-    COCO_URL,
-    DownloadError,
-    download_celeba,
-    download_coco,
-)
+from gs.data.download import CELEBA_MD5, COCO_URL, DownloadError, download_set
 from gs.data.images import PAPER_KINDS
 from gs.data.sheets import data_contact_sheet
 from gs.paths import REPO_ROOT
@@ -36,7 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "ROOT/celeba/img_align_celeba or ROOT/coco/test2017. To place the "
                            "files by hand, put img_align_celeba.zip in ROOT/celeba/ or "
                            "test2017.zip in ROOT/coco/ and run this command: it verifies "
-                           "and extracts without downloading."))
+                           "and extracts without downloading. A dropped connection is "
+                           "retried and resumed; rerunning after a failure resumes too. "
+                           "$GS_DATA_SOURCES may name a JSON file that changes a set's "
+                           "URL, md5, file count or split sizes (a mirror; see "
+                           "gs.data.paper)."))
     d.add_argument("name", choices=PAPER_KINDS)
     d.add_argument("--root", type=Path, default=None,
                    help="data root (default $GS_DATA_ROOT or ~/.cache/gs)")
@@ -50,8 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         if a.cmd == "download":
-            fn = download_celeba if a.name == "celeba" else download_coco
-            print(f"{a.name} images in {fn(a.root, quiet=a.quiet)}")
+            print(f"{a.name} images in {download_set(a.name, a.root, quiet=a.quiet)}")
         elif a.cmd == "build-offline":
             script = REPO_ROOT / "scripts" / "build_offline_data.py"
             extra = [*(["--cache", str(a.cache)] if a.cache else []),
@@ -61,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif a.cmd == "contact-sheet":
             for path in data_contact_sheet(a.out):
                 print(path)
-    except (DownloadError, FileNotFoundError) as e:
+    except (DownloadError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -109,9 +109,21 @@ def resize(img: Image.Image, size: int) -> Image.Image:
 
 
 def open_rgb(path: str | Path) -> Image.Image:
-    """An image file as RGB, turned upright by its EXIF orientation."""
+    """An image file as 8-bit RGB, turned upright by its EXIF orientation.
+
+    Grayscale, palette and CMYK images are converted by PIL. Images with 16-bit (or
+    32-bit integer / float) channels are scaled to 8 bits (x 255 / 65535), where PIL's
+    own conversion would clip every value above 255; an integer image whose values all
+    fit in 8 bits is taken as it is.
+    """
     with Image.open(path) as im:
-        return ImageOps.exif_transpose(im).convert("RGB")
+        im = ImageOps.exif_transpose(im)
+        if im.mode.startswith("I") or im.mode == "F":
+            a = np.asarray(im, dtype=np.float64)
+            if im.mode.startswith("I;16") or a.max(initial=0) > 255:
+                a = a * (255.0 / 65535.0)
+            im = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+        return im.convert("RGB")
 
 
 def load_image(path: str | Path, size: int) -> torch.Tensor:

@@ -9,12 +9,22 @@ under :func:`default_root`, never inside a library call:
   is the training split (:func:`celeba_train_files`).
 * COCO 2017 test (``test2017``): center-crop to a square, resize; 100 test and 20
   validation images drawn with a fixed seed.
+
+Where each set comes from, how many files it holds and how many test / validation images
+are drawn is its :class:`DataSource` (:data:`SOURCES`). ``$GS_DATA_SOURCES`` may name a
+JSON file that changes fields of them, e.g. a mirror's URL, or the rehearsal's small
+paper-shaped archives (:mod:`gs.paper`)::
+
+    {"celeba": {"url": "http://127.0.0.1:8000/img_align_celeba.zip", "md5": "...",
+                "n_images": 60, "n_test": 3, "n_val": 2}}
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +58,87 @@ COCO_N_IMAGES = 40_670
 N_TEST = 100
 N_VAL = 20
 SPLIT_SEED = 2102  # fixed seed of the test / validation draw (arXiv 2102.11163)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a paper image set comes from and what it holds.
+
+    ``url``: the archive (Google Drive URLs get Drive's confirmation handling);
+    ``zip_name`` / ``folder``: the archive's file name and the folder it holds (and that
+    it is extracted to, under ``ROOT/<kind>/``); ``n_images``: files in that folder;
+    ``md5``: the archive's published md5 (None: checked by the zip's CRC-32s only);
+    ``n_test`` / ``n_val``: sizes of the seeded test / validation draw.
+    """
+
+    kind: str
+    url: str
+    zip_name: str
+    folder: str
+    n_images: int
+    md5: str | None
+    n_test: int = N_TEST
+    n_val: int = N_VAL
+    page: str = ""  # where a user can fetch the archive by hand
+
+    @property
+    def is_paper(self) -> bool:
+        """True for the paper's own data (not a rehearsal or a changed source)."""
+        return self == SOURCES[self.kind]
+
+
+CELEBA_GDRIVE_ID = "0B7EVK8r0v71pZjFTYXZWM3FlRnM"
+
+#: The paper's data sources (CelebA aligned as torchvision fetches it; COCO 2017 test).
+SOURCES: dict[str, DataSource] = {
+    "celeba": DataSource(
+        "celeba", f"https://drive.google.com/uc?id={CELEBA_GDRIVE_ID}&export=download",
+        "img_align_celeba.zip", CELEBA_DIR, CELEBA_N_IMAGES,
+        "00d2c5bc6d35e252742224ab0c1e8fcb",
+        page="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html ('Align&Cropped Images')"),
+    # cocodataset.org publishes no checksum for test2017.zip: a download is checked by the
+    # zip's own CRC-32 of every member, the member count and the HTTP length instead.
+    "coco": DataSource(
+        "coco", "https://images.cocodataset.org/zips/test2017.zip", "test2017.zip",
+        COCO_DIR, COCO_N_IMAGES, None, page="https://cocodataset.org/#download"),
+}
+
+_SOURCE_FIELDS = ("url", "md5", "n_images", "n_test", "n_val", "page")
+
+
+def data_source(kind: str) -> DataSource:
+    """The :class:`DataSource` of ``kind`` (``celeba`` or ``coco``), with the fields that
+    the JSON file named by ``$GS_DATA_SOURCES`` changes, if it is set.
+
+    Raises ValueError naming the file and the problem for an unreadable file, an unknown
+    set or field, or a value of the wrong type.
+    """
+    if kind not in SOURCES:
+        raise ValueError(f"unknown paper data set {kind!r}; choose one of {sorted(SOURCES)}")
+    file = os.environ.get("GS_DATA_SOURCES")
+    if not file:
+        return SOURCES[kind]
+    try:
+        raw = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read $GS_DATA_SOURCES={file}: {e}") from e
+    if not isinstance(raw, dict) or set(raw) - set(SOURCES):
+        raise ValueError(f"$GS_DATA_SOURCES={file} must map {sorted(SOURCES)} to objects")
+    given = raw.get(kind) or {}
+    bad = sorted(set(given) - set(_SOURCE_FIELDS)) if isinstance(given, dict) else ["?"]
+    if bad:
+        raise ValueError(f"$GS_DATA_SOURCES={file}, {kind}: unknown field(s) {bad}; the "
+                         f"fields are {list(_SOURCE_FIELDS)}")
+    types = {f.name: f.type for f in fields(DataSource)}
+    for key, value in given.items():
+        want = int if types[key] == "int" else str
+        ok = (value is None and key == "md5") or (
+            isinstance(value, want) and not isinstance(value, bool)
+            and (want is str or value >= 1))
+        if not ok:
+            raise ValueError(f"$GS_DATA_SOURCES={file}, {kind}.{key}: {value!r} is not a "
+                             f"{'positive int' if want is int else 'string'}")
+    return replace(SOURCES[kind], **given)
 
 
 def default_root() -> Path:
@@ -116,13 +207,20 @@ def _missing(kind: str, folder: Path, root: Path) -> FileNotFoundError:
     )
 
 
-def _list_images(folder: Path, kind: str, root: Path, expect_count: int | None) -> list[str]:
+#: ``expect_count`` default of the loaders: the file count of the set's :class:`DataSource`.
+FROM_SOURCE = "from the data source"
+
+
+def _list_images(folder: Path, kind: str, root: Path, expect_count: int | None | str
+                 ) -> list[str]:
     if not folder.is_dir():
         raise _missing(kind, folder, root)
     names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg",
                                                                               ".png"))
     if not names:
         raise _missing(kind, folder, root)
+    if expect_count == FROM_SOURCE:
+        expect_count = data_source(kind).n_images
     if expect_count is not None and len(names) != expect_count:
         raise ValueError(
             f"{folder} holds {len(names)} images, expected {expect_count}: an incomplete "
@@ -149,19 +247,24 @@ def load_celeba_image(path: str | Path, size: int = 64) -> torch.Tensor:
 
 def load_celeba(
     root: str | Path | None = None, split: str = "test", size: int = 64, n: int | None = None,
-    *, n_test: int = N_TEST, n_val: int = N_VAL, expect_count: int | None = CELEBA_N_IMAGES,
+    *, n_test: int | None = None, n_val: int | None = None,
+    expect_count: int | None | str = FROM_SOURCE,
 ) -> ImageSet:
     """The paper's CelebA recovery set: (N, 3, size, size) in [0, 1], sorted by file name.
 
     ``root`` holds ``celeba/img_align_celeba/*.jpg`` (default :func:`default_root`). The
     candidates are the last 5 % of the name-sorted files; ``test`` and ``val`` are a seeded,
     disjoint draw of 100 and 20 of them. ``n`` keeps the first ``n`` of the split.
+    ``n_test``, ``n_val`` and ``expect_count`` (the number of files the folder must hold;
+    None: any) default to those of :func:`data_source`.
     """
     root = Path(root) if root is not None else default_root()
+    src = data_source("celeba")
+    n_test, n_val = n_test or src.n_test, n_val or src.n_val
     check_split(split)
     size = check_size(size, max_size=CELEBA_CROP[2])
     n = check_limit(n)
-    folder = root / "celeba" / CELEBA_DIR
+    folder = root / "celeba" / src.folder
     names = paper_split(celeba_held_out(_list_images(folder, "celeba", root, expect_count)),
                         split, n_test, n_val)
     names = names[:n] if n else names
@@ -171,18 +274,22 @@ def load_celeba(
 
 def load_coco(
     root: str | Path | None = None, split: str = "test", size: int = 64, n: int | None = None,
-    *, n_test: int = N_TEST, n_val: int = N_VAL, expect_count: int | None = COCO_N_IMAGES,
+    *, n_test: int | None = None, n_val: int | None = None,
+    expect_count: int | None | str = FROM_SOURCE,
 ) -> ImageSet:
     """The paper's COCO 2017 test set: (N, 3, size, size) in [0, 1], sorted by file name.
 
     ``root`` holds ``coco/test2017/*.jpg``. ``test`` and ``val`` are a seeded, disjoint
     draw of 100 and 20 images; each is center-cropped to a square and resized (bilinear).
+    ``n_test``, ``n_val`` and ``expect_count`` default as in :func:`load_celeba`.
     """
     root = Path(root) if root is not None else default_root()
+    src = data_source("coco")
+    n_test, n_val = n_test or src.n_test, n_val or src.n_val
     check_split(split)
     size = check_size(size)
     n = check_limit(n)
-    folder = root / "coco" / COCO_DIR
+    folder = root / "coco" / src.folder
     names = paper_split(_list_images(folder, "coco", root, expect_count), split, n_test, n_val)
     names = names[:n] if n else names
     images = stack([load_image(folder / f, size) for f in names], size)
