@@ -1,0 +1,5 @@
+import sys
+
+from gs.paper.cli import main
+
+sys.exit(main())
