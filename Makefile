@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.gs-installed
 SMOKE_OUT := outputs/notebooks/smoke
 
-.PHONY: venv reproduce test unit notebooks-test lint bench train docs clean-outputs
+.PHONY: venv reproduce test unit notebooks-test lint bench train paper docs clean-outputs
 
 venv: $(STAMP)
 
@@ -41,6 +41,11 @@ bench: venv
 
 train: venv
 	$(PY) -m gs.train all --profile $(PROFILE)
+
+# The paper profile end to end: download, training, every notebook (docs/paper_profile.md).
+# make paper PAPER_ARGS=--rehearse runs the same stages on fake data in minutes.
+paper: venv
+	$(PY) -m gs.paper $(PAPER_ARGS)
 
 # the pages of docs/ (mkdocs.yml) as a static site in outputs/site; MkDocs is installed here
 # only, so the test path does not depend on it
