@@ -409,8 +409,9 @@ def recover(
                 if bar is not None:
                     bar.update(1)
 
+            lane_opts = {"lanes": lanes} if optimizer == "lbfgs" else {}
             res = minimize(z, loss_fn, optimizer=optimizer, steps=steps, lr=lr,
-                           keep_best=keep_best, callback=callback, **options)
+                           keep_best=keep_best, callback=callback, **{**lane_opts, **options})
             with torch.no_grad():
                 trace[:, lo:hi] = res.trace
                 images[lo:hi] = in_lanes(render, *z, width=lanes)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gs.optim import BestIterate, minimize, rowdot, rowsum
+from gs.optim import BatchedLBFGS, BestIterate, minimize, rowdot, rowsum
 
 
 def diverging_problems():
@@ -83,3 +83,29 @@ def test_impossible_lbfgs_settings_are_rejected(kw):
     x = torch.zeros(2, 3, requires_grad=True)
     with pytest.raises(ValueError, match="must be an int >= 1"):
         minimize([x], lambda: x.pow(2).sum(1), steps=1, lr=1.0, **kw)
+
+
+def lbfgs_iterates(problems: torch.Tensor, lanes, steps=3, history=5):
+    """Float32 L-BFGS on f_p(x) = sum(w_p x^2 + 0.1 x^4 - x) (a different curvature per
+    problem), with a short history so that the ring of pairs wraps many times."""
+    w = torch.linspace(0.5, 3.0, 16)[problems].unsqueeze(1) * torch.linspace(0.2, 2.0, 8192)
+    x = torch.full((len(problems), 8192), 0.7, requires_grad=True)
+    opt = BatchedLBFGS([x], lr=0.5, history_size=history, lanes=lanes)
+    for _ in range(steps):
+        opt.step(lambda: (w * x * x + 0.1 * x**4 - x).sum(1))
+    return x.detach(), opt
+
+
+def test_lbfgs_iterates_do_not_depend_on_the_batch_with_lanes():
+    """With lanes, a problem's iterates are bit-identical alone, in a batch of 11 (a
+    padded last lane) and in another order, after the history ring wrapped. (Without
+    lanes they are not: at batch 1 the history products run as matrix-vector products.)"""
+    alone = {p: lbfgs_iterates(torch.tensor([p]), lanes=8)[0][0] for p in (0, 7, 10)}
+    order = torch.tensor([3, 0, 1, 2, 4, 5, 6, 7, 8, 9, 10])
+    batch, opt = lbfgs_iterates(order, lanes=8)
+    assert int(opt.npairs.min()) == 5 and int(opt.n_iter.min()) > 2 * 5  # wrapped
+    for p, x in alone.items():
+        assert torch.equal(batch[int((order == p).nonzero())], x), p
+    rev, _ = lbfgs_iterates(order.flip(0), lanes=8)
+    assert torch.equal(rev.flip(0), batch)
+

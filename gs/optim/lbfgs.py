@@ -20,11 +20,16 @@ class BatchedLBFGS:
         lr, max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
         line_search_fn: as in ``torch.optim.LBFGS`` (defaults identical: max_iter 20,
             max_eval ``max_iter * 5 // 4``, history 100, no line search).
+        divergence_factor: a problem whose loss is non-finite or above this multiple of
+            its best stops at its best point (:class:`~gs.optim.best.BestIterate`).
+        lanes: run the products with the history on groups of exactly this many problems
+            (the last group zero-padded), so that on the CPU a problem's iterates do not
+            depend on the other problems of the batch; None: one call for all.
 
     Per problem and per :meth:`step` call this runs the algorithm of
     ``torch.optim.LBFGS.step``: evaluate at the start; stop at once if ``max|g| <=
     tolerance_grad``; then up to ``max_iter`` iterations of (history update if
-    ``y.s > 1e-10``; two-loop direction; step ``t = min(1, 1/|g|_1) * lr`` on the very
+    ``y.s > 1e-10``; direction ``-H g``; step ``t = min(1, 1/|g|_1) * lr`` on the very
     first iteration, else ``lr``; stop if ``g.d > -tolerance_change``; move; re-evaluate
     unless it is the last iteration; stop on max_eval, ``max|g| <= tolerance_grad``,
     ``max|t d| <= tolerance_change`` or ``|f - f_prev| < tolerance_change``). A problem
@@ -50,6 +55,7 @@ class BatchedLBFGS:
         history_size: int = 100,
         line_search_fn: str | None = None,
         divergence_factor: float | None = DIVERGENCE_FACTOR,
+        lanes: int | None = None,
     ):
         self.params = list(params)
         if not self.params:
@@ -77,6 +83,9 @@ class BatchedLBFGS:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
         self.history_size = int(history_size)
+        if lanes is not None and (isinstance(lanes, bool) or not isinstance(lanes, int)
+                                  or lanes < 1):
+            raise ValueError(f"lanes must be an int >= 1 or None, got {lanes!r}")
         self.line_search_fn = line_search_fn
         self.P = P
         self.N = sum(t[0].numel() for t in self.params)
@@ -92,18 +101,22 @@ class BatchedLBFGS:
         self.prev_g = torch.zeros(P, self.N, **z)
         self.prev_loss = torch.zeros(P, dtype=torch.float64, device=self.device)
         self.H_diag = torch.ones(P, **z)
-        # The history: slots 0..tail-1 in age order (oldest first), SHARED by all problems,
-        # so the two-loop recursion walks the same slot for every problem (plain slices, no
-        # gathers). A problem that does not store a pair at an iteration (no curvature, or
-        # not iterating) gets an empty slot there: ro = 0 makes it an exact no-op. When the
-        # slots run out, each problem's pairs are packed to the front (compaction).
-        self.count = torch.zeros(P, **zl)  # pairs held per problem (<= history_size)
-        self.tail = 0  # next slot to write
-        self._cap = 0  # allocated slots (grows up to history_size + SLACK)
-        self.valid = torch.zeros(P, 0, dtype=torch.bool, device=self.device)
-        self.old_dirs = torch.zeros(P, 0, self.N, **z)  # y = g_k+1 - g_k
-        self.old_stps = torch.zeros(P, 0, self.N, **z)  # s = t d
-        self.ro = torch.zeros(P, 0, **z)  # 1 / (y . s); 0 in empty slots
+        # The history, in the compact form of Byrd, Nocedal and Schnabel (1994): every
+        # problem keeps its last pairs (s, y) in a ring of ``history_size`` slots (rows of
+        # ``hist``: s in the first half, y in the second; oldest pair at slot ``head``
+        # once the ring is full) and the inner products between them (float64). ``-H g``
+        # is then two batched matrix products over the history and a small triangular
+        # system per problem, instead of ~4 x history_size vector operations of the
+        # two-loop recursion. Same H, so the same iterates up to rounding (float64 tests
+        # against torch.optim.LBFGS to 1e-9). Fixed shapes, masks instead of indexing.
+        self.lanes = lanes
+        self.head = torch.zeros(P, **zl)  # slot of the next pair
+        self.npairs = torch.zeros(P, **zl)  # pairs held (<= history_size)
+        self.hist: Tensor | None = None  # (P padded to whole lanes, 2K, N), made at first use
+        K = self.history_size
+        f64 = dict(dtype=torch.float64, device=self.device)
+        self.sty = torch.zeros(P, K, K, **f64)  # s_i . y_j, slot coordinates
+        self.yty = torch.zeros(P, K, K, **f64)  # y_i . y_j
         self._ar = torch.arange(P, device=self.device)
         self.best = BestIterate(self.params, divergence_factor)
         self._tracking = True  # off while a line search evaluates trial points
@@ -156,73 +169,87 @@ class BatchedLBFGS:
             p[i].copy_(flat[off : off + k].view_as(p[i]))
             off += k
 
-    #: Slots beyond ``history_size`` before the history is compacted.
-    SLACK = 32
+    def _in_lanes(self, fn: Callable[..., Tensor], *rows: Tensor) -> Tensor:
+        """``fn(hist_rows, *rows)`` on lanes of ``self.lanes`` problems (one call if None).
 
-    def _grow(self) -> None:
-        """Make room for one more slot: allocate more, or pack every problem's pairs to
-        the front once ``history_size + SLACK`` slots are in use."""
-        if self.tail < self._cap:
-            return
-        limit = self.history_size + self.SLACK
-        if self._cap < limit:
-            cap = min(limit, max(2 * self._cap, 8))
-            z = dict(dtype=self.dtype, device=self.device)
-            grow = cap - self._cap
-            self.old_dirs = torch.cat([self.old_dirs, torch.zeros(self.P, grow, self.N, **z)], 1)
-            self.old_stps = torch.cat([self.old_stps, torch.zeros(self.P, grow, self.N, **z)], 1)
-            self.ro = torch.cat([self.ro, torch.zeros(self.P, grow, **z)], 1)
-            self.valid = torch.cat([self.valid, torch.zeros(self.P, grow, dtype=torch.bool,
-                                                            device=self.device)], 1)
-            self._cap = cap
-            return
-        # each problem's pairs first (in age order), then its empty slots
-        order = torch.sort((~self.valid).to(torch.int8), dim=1, stable=True).indices
-        rows = self._ar.unsqueeze(1)
-        self.old_dirs = self.old_dirs[rows, order]
-        self.old_stps = self.old_stps[rows, order]
-        self.ro = self.ro[rows, order]
-        self.valid = self.valid[rows, order]
-        self.tail = int(self.count.max())
+        Every call sees the same shapes (``hist`` has whole lanes; ``rows`` are zero-padded
+        to them), so a problem's products do not depend on the other problems, as for
+        the generator's evaluations (:func:`gs.optim.lanes.in_lanes`)."""
+        P, w = self.P, self.lanes or self.P
+        Pp = self.hist.shape[0]
+        if Pp > P:
+            rows = tuple(torch.cat([r, r.new_zeros(Pp - P, *r.shape[1:])]) for r in rows)
+        out = [fn(self.hist[lo : lo + w], *(r[lo : lo + w] for r in rows))
+               for lo in range(0, Pp, w)]
+        return torch.cat(out)[:P]
 
-    def _push(self, upd: Tensor, y: Tensor, s: Tensor, ys: Tensor) -> None:
-        """Append (y, s, 1/ys) to the history of the problems in ``upd`` (the others get an
-        empty slot) and drop the oldest pair of those holding more than ``history_size``."""
-        self._grow()
-        j = self.tail
+    def _history_products(self, s: Tensor, y: Tensor, g: Tensor) -> Tensor:
+        """``(P, 2K, 3)``: every stored s_i and y_i against ``s``, ``y`` and ``g``."""
+        return self._in_lanes(torch.bmm, torch.stack([s, y, g], 2))
+
+    @torch.no_grad()
+    def _push(self, upd: Tensor, s: Tensor, y: Tensor, g: Tensor, ys: Tensor) -> Tensor:
+        """Store (s, y) for the problems in ``upd`` at their ring slot ``head`` (dropping
+        their oldest pair once ``history_size`` are held) and update the inner products.
+
+        Returns the products of the (new) history with ``g``: ``(P, 2K)``."""
+        K, P = self.history_size, self.P
+        if self.hist is None:
+            w = self.lanes or P
+            self.hist = torch.zeros(-(-P // w) * w, 2 * K, self.N, dtype=self.dtype,
+                                    device=self.device)
+        ar, j = self._ar, self.head
         u = upd.unsqueeze(1)
-        self.old_dirs[:, j] = torch.where(u, y, 0.0)
-        self.old_stps[:, j] = torch.where(u, s, 0.0)
-        self.ro[:, j] = torch.where(upd, 1.0 / ys, 0.0)
-        self.valid[:, j] = upd
-        self.tail += 1
-        self.count += upd.long()
-        over = self.count > self.history_size
-        if bool(over.any()):
-            oldest = self.valid.to(torch.int8).argmax(1)  # first valid slot = oldest pair
-            drop = torch.zeros_like(self.valid)
-            drop[self._ar, oldest] = over
-            self.valid &= ~drop
-            self.ro = torch.where(drop, 0.0, self.ro)
-            self.count -= over.long()
+        self.hist[ar, j] = torch.where(u, s, self.hist[ar, j])
+        self.hist[ar, K + j] = torch.where(u, y, self.hist[ar, K + j])
+        prods = self._history_products(s, y, g).double()  # (P, 2K, 3)
+        s_dot_y = prods[:, :K, 1]  # s_i . y_new
+        y_dot_s = prods[:, K:, 0]  # y_i . s_new
+        y_dot_y = prods[:, K:, 1]  # y_i . y_new
+        at = torch.nn.functional.one_hot(j, K).bool() & u  # (P, K): the new slot
+        col, row = at[:, None, :], at[:, :, None]
+        self.sty = torch.where(col, s_dot_y[:, :, None], self.sty)
+        self.sty = torch.where(row, y_dot_s[:, None, :], self.sty)
+        self.sty = torch.where(row & col, ys.double()[:, None, None], self.sty)
+        self.yty = torch.where(col, y_dot_y[:, :, None], self.yty)
+        self.yty = torch.where(row, y_dot_y[:, None, :], self.yty)
+        self.head = torch.where(upd, (j + 1) % K, j)
+        self.npairs = torch.where(upd, torch.clamp(self.npairs + 1, max=K), self.npairs)
+        return prods[:, :, 2]
 
-    def _direction(self, g: Tensor, mask: Tensor) -> Tensor:
-        """The two-loop recursion ``-H_k g`` for the problems in ``mask`` (others: junk).
+    def _direction(self, g: Tensor, hg: Tensor) -> Tensor:
+        """``-H g`` per problem from the products ``hg = [S; Y] g`` (``(P, 2K)``).
 
-        Every problem walks the shared slots newest to oldest, then back; its empty slots
-        (``ro = 0``) change nothing, so each problem sees exactly its own pairs in order.
+        With the pairs in age order (oldest first), ``R = triu(S'Y)``, ``D = diag(S'Y)``
+        and ``gamma = H_diag``: ``H g = gamma g + S p - gamma Y u`` where ``R u = S'g``
+        and ``R' p = (D + gamma Y'Y) u - gamma Y'g`` (Byrd, Nocedal and Schnabel 1994,
+        eq. 3.13). Slots a problem does not hold are masked out: a unit diagonal in
+        ``R`` and zero products give them zero coefficients, so they change nothing.
         """
-        q = g.neg()
-        al = []
-        for j in range(self.tail - 1, -1, -1):  # newest to oldest
-            a = rowdot(self.old_stps[:, j], q) * self.ro[:, j]
-            q.addcmul_(self.old_dirs[:, j], a.neg().unsqueeze(1))
-            al.append(a)
-        r = q * self.H_diag.unsqueeze(1)
-        for i, j in enumerate(range(self.tail)):  # oldest to newest
-            be = rowdot(self.old_dirs[:, j], r) * self.ro[:, j]
-            r.addcmul_(self.old_stps[:, j], (al[self.tail - 1 - i] - be).unsqueeze(1))
-        return r
+        K, P = self.history_size, self.P
+        r = torch.arange(K, device=self.device)
+        perm = (self.head[:, None] + r) % K  # slots, oldest first
+        held = (r[None, :] >= K - self.npairs[:, None]).double()
+        a = hg[:, :K].gather(1, perm) * held
+        b = hg[:, K:].gather(1, perm) * held
+
+        def age_order(m: Tensor) -> Tensor:
+            m = m.gather(1, perm[:, :, None].expand(P, K, K))
+            m = m.gather(2, perm[:, None, :].expand(P, K, K))
+            return m * held[:, :, None] * held[:, None, :]
+
+        sty, yty = age_order(self.sty), age_order(self.yty)
+        R = torch.triu(sty) + torch.diag_embed(1.0 - held)
+        gamma = self.H_diag.double()[:, None, None]
+        u = torch.linalg.solve_triangular(R, a[:, :, None], upper=True)
+        w = sty.diagonal(dim1=1, dim2=2)[:, :, None] * u + gamma * (yty @ u) - gamma * b[:, :, None]
+        p = torch.linalg.solve_triangular(R.transpose(1, 2), w, upper=False)
+        coef = torch.zeros(P, 2 * K, dtype=torch.float64, device=self.device)
+        coef[:, :K].scatter_(1, perm, p[:, :, 0])
+        coef[:, K:].scatter_(1, perm, (-gamma * u)[:, :, 0])
+        Hg = self._in_lanes(lambda h, c: torch.bmm(c[:, None, :], h)[:, 0],
+                            coef.to(self.dtype))
+        return -(g * self.H_diag.unsqueeze(1) + Hg)
 
     # ---------------------------------------------------------------- step
     def step(self, closure: Callable[[], Tensor]) -> Tensor:
@@ -244,23 +271,16 @@ class BatchedLBFGS:
             later = active & ~first
 
             # ---- direction: history update, then two-loop; first iteration: -g
-            if bool(later.any()):
-                y = g - self.prev_g
-                s = self.d * self.t.unsqueeze(1)
-                ys = rowdot(y, s)
-                upd = later & (ys > 1e-10)
-                self._push(upd, y, s, ys)
-                self.H_diag = torch.where(upd, ys / rowdot(y, y), self.H_diag)
-                d_new = self._direction(g, later)
-            else:
-                d_new = self.d
-            if bool(first.any()):
-                self.count[first] = 0
-                if self._cap:
-                    self.valid[first] = False
-                    self.ro[first] = 0.0
-                self.H_diag = torch.where(first, 1.0, self.H_diag)
-                d_new = torch.where(first.unsqueeze(1), g.neg(), d_new)
+            y = g - self.prev_g
+            s = self.d * self.t.unsqueeze(1)
+            ys = rowdot(y, s)
+            upd = later & (ys > 1e-10)
+            hg = self._push(upd, s, y, g, ys)
+            self.H_diag = torch.where(upd, ys / rowdot(y, y), self.H_diag)
+            d_new = self._direction(g, hg)
+            self.npairs = torch.where(first, 0, self.npairs)
+            self.H_diag = torch.where(first, 1.0, self.H_diag)
+            d_new = torch.where(first.unsqueeze(1), g.neg(), d_new)
             self.d = torch.where(active.unsqueeze(1), d_new, self.d)
             self.prev_g = torch.where(active.unsqueeze(1), g, self.prev_g)
             prev_loss = torch.where(active, loss.double(), self.prev_loss)
