@@ -1,0 +1,5 @@
+import sys
+
+from gs.figures.cli import main
+
+sys.exit(main())

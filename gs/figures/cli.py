@@ -1,0 +1,98 @@
+"""``python -m gs.figures``: redraw figures from a profile's shipped results, no recovery.
+
+    python -m gs.figures                                  # every offline figure, paper style
+    python -m gs.figures 03 05 --style talk --format png,pdf,svg --out /tmp/talk
+
+Reads ``figures/<profile>/results.csv.gz`` and ``images.npz`` (:mod:`gs.results`), builds
+each figure's tasks exactly as its notebook does and draws them; a task missing from the
+table is an error, never a recomputation. ``01`` and ``train`` (samples of the generators
+this project trained) evaluate the generators (a forward pass per sample, seconds); every
+other figure reads only the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gs import plotting
+from gs.figures import curves, images, studies
+from gs.figures.common import Drawn, MissingResults, Source, table_source
+from gs.paths import FIGURES_DIR, OUTPUT_DIR
+from gs.profiles import Profile, get_profile
+
+#: Figure groups by notebook number, each drawn with the notebook's default parameters.
+FIGURES = {
+    "01": lambda src, cfg, **kw: images.samples(cfg, **kw),
+    "02": curves.cut_selection,
+    "03": curves.compressed_sensing,
+    "04": curves.baselines,
+    "05": images.qualitative,
+    "06": curves.reinit,
+    "07": studies.zero_error,
+    "08": lambda src, cfg, **kw: studies.supplement(src, studies.supplement_settings(cfg), **kw),
+    "train": lambda src, cfg, **kw: images.trained_samples(cfg, **kw),
+}
+
+
+def shipped_source(profile: str, directory: str | Path | None = None
+                   ) -> tuple[Source, Profile]:
+    """A :class:`Source` reading only the shipped table and images of ``profile``."""
+    from gs import results
+
+    table, pngs, truth = results.load(profile, directory)
+    return table_source(results.table_store(table, pngs), truth), get_profile(profile)
+
+
+def draw_all(source: Source, cfg: Profile, groups: Sequence[str], *,
+             out_dir: Path | None, formats: Sequence[str] = ("pdf", "png")) -> dict[str, Drawn]:
+    """Draw the figure ``groups`` (keys of :data:`FIGURES`); save them into ``out_dir``."""
+    return {g: FIGURES[g](source, cfg, out_dir=out_dir, formats=formats) for g in groups}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gs.figures",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("figures", nargs="*", metavar="NN",
+                    help=f"figure groups by notebook number (default all: {' '.join(FIGURES)})")
+    ap.add_argument("--profile", default="offline", choices=["smoke", "offline", "paper"])
+    ap.add_argument("--style", default="paper", choices=sorted(plotting.STYLES))
+    ap.add_argument("--format", default="pdf,png",
+                    help=f"comma-separated, from {','.join(plotting.FORMATS)} (a CSV of the "
+                         "numbers always comes along)")
+    ap.add_argument("--out", help="output folder (default: figures/PROFILE in paper style, "
+                                  "outputs/figures/PROFILE-STYLE otherwise)")
+    ap.add_argument("--results", help="folder holding results.csv.gz and images.npz "
+                                      "(default figures/PROFILE)")
+    args = ap.parse_args(argv)
+    unknown = [g for g in args.figures if g not in FIGURES]
+    if unknown:
+        ap.error(f"unknown figure(s) {unknown}; choose from {list(FIGURES)}")
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in plotting.FORMATS]
+    if bad or not formats:
+        ap.error(f"unknown format(s) {bad}; choose from {list(plotting.FORMATS)}")
+    out = Path(args.out) if args.out else (
+        FIGURES_DIR / args.profile if args.style == "paper"
+        else OUTPUT_DIR / "figures" / f"{args.profile}-{args.style}")
+    t0 = time.perf_counter()
+    try:
+        source, cfg = shipped_source(args.profile, args.results)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    plotting.set_style(args.style)
+    for group in args.figures or list(FIGURES):
+        t = time.perf_counter()
+        try:
+            drawn = draw_all(source, cfg, [group], out_dir=out, formats=formats)[group]
+        except MissingResults as exc:
+            print(f"error: figure {group}: {exc}", file=sys.stderr)
+            return 1
+        drawn.close()
+        print(f"{group}: {', '.join(sorted(drawn.figures))} ({time.perf_counter() - t:.1f} s)")
+    print(f"done in {time.perf_counter() - t0:.1f} s -> {out}")
+    return 0

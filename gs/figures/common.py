@@ -1,0 +1,173 @@
+"""What every figure function shares: where its records come from, and its notes.
+
+A figure function takes a :class:`Source` and a profile, builds the tasks its figure
+shows (the same tasks whoever calls it), asks the source for their records and draws.
+A notebook's source runs what is missing (:func:`notebook_source`, through
+:func:`gs.sweep.run_sweep`); the figure command's source only reads the shipped table
+and fails, naming what is missing, rather than recompute (:func:`table_source`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from torch import Tensor
+
+from gs import plotting, sweep
+from gs.profiles import get_profile
+from gs.sweep import ResultsStore, Task
+
+
+class MissingResults(LookupError):
+    """Records a figure needs are not in the table it is drawn from."""
+
+
+@dataclass
+class Source:
+    """Where a figure's records come from.
+
+    ``store`` answers :func:`gs.sweep.chosen_cuts` and holds the kept images; ``fetch(tasks,
+    keep_images=False)`` returns the records of ``tasks`` (a frame in task order);
+    ``truth(image_set, split, size, names)`` the true images ``(N, 3, H, W)``.
+    """
+
+    store: ResultsStore
+    fetch: Callable[..., pd.DataFrame]
+    truth: Callable[[str, str, int, Sequence[str]], Tensor]
+
+
+def load_truth(image_set: str, split: str, size: int, names: Sequence[str]) -> Tensor:
+    """The true images from their image set (:func:`gs.sweep.load_images`)."""
+    return sweep.load_images(image_set, split, size, list(names)).images
+
+
+def notebook_source(store: ResultsStore, device: str = "cpu") -> Source:
+    """Records from ``store``; tasks not stored yet are run first (:func:`run_sweep`,
+    without its progress bar, so an executed notebook's outputs do not depend on timing;
+    ``python -m gs.notebooks`` shows progress over the cells)."""
+
+    def fetch(tasks: Sequence[Task], keep_images: bool = False) -> pd.DataFrame:
+        return sweep.run_sweep(tasks, store, device=device, keep_images=keep_images,
+                               progress=False)
+
+    return Source(store, fetch, load_truth)
+
+
+def lookup(store: ResultsStore, tasks: Sequence[Task], keep_images: bool = False
+           ) -> pd.DataFrame:
+    """The stored records of ``tasks``, never computing any: a :class:`MissingResults`
+    error counts the missing ones and describes the first."""
+    tasks = list({t.key: t for t in tasks}.values())
+    have = store.done_keys() & (store.image_keys() if keep_images else store.done_keys())
+    missing = [t for t in tasks if t.key not in have]
+    if missing:
+        t = missing[0]
+        what = "records with their images" if keep_images else "records"
+        raise MissingResults(
+            f"{len(missing)} of {len(tasks)} {what} are not in the results table (first: "
+            f"{t.method} {t.model or '-'} cut {t.cut} on {t.image_set}/{t.image}, operator "
+            f"{t.operator}, m={t.m}, steps={t.steps}, restarts={t.restarts}); run the "
+            "notebook that computes them (python -m gs.notebooks) and export again")
+    return store.query(keys=[t.key for t in tasks])
+
+
+def table_source(store: ResultsStore, truth: Mapping[tuple, Tensor] | None = None) -> Source:
+    """Records only from ``store`` (:func:`lookup`); true images from ``truth`` (keyed by
+    ``(image_set, split, size, name)``) where it has them, else from their image set."""
+    truth = dict(truth or {})
+
+    def get_truth(image_set: str, split: str, size: int, names: Sequence[str]) -> Tensor:
+        keys = [(image_set, split, size, n) for n in names]
+        if all(k in truth for k in keys):
+            import torch
+
+            return torch.stack([truth[k] for k in keys])
+        return load_truth(image_set, split, size, names)
+
+    return Source(store, lambda tasks, keep_images=False: lookup(store, tasks, keep_images),
+                  get_truth)
+
+
+@dataclass
+class Drawn:
+    """What a figure function drew: its figures by name, the summaries saved as their
+    CSVs, the labelled records (``frames``), the cuts it used and the saved paths."""
+
+    figures: dict[str, plt.Figure] = field(default_factory=dict)
+    summaries: dict[str, pd.DataFrame] = field(default_factory=dict)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    cuts: dict[str, sweep.CutChoice] = field(default_factory=dict)
+    paths: list[Path] = field(default_factory=list)
+
+    def save(self, name: str, fig: plt.Figure, summary: pd.DataFrame, out_dir: Path | None,
+             formats: Sequence[str]) -> None:
+        """Keep ``fig`` and its ``summary``; write them when ``out_dir`` is given."""
+        self.figures[name] = fig
+        self.summaries[name] = summary
+        if out_dir is not None:
+            self.paths += plotting.save_figure(fig, name, out_dir, summary, formats)
+
+    def close(self) -> None:
+        """Close every figure (the figure command; a notebook shows them instead)."""
+        for fig in self.figures.values():
+            plt.close(fig)
+
+
+def cuts_of(source: Source, profile, families: Sequence[str]) -> dict[str, sweep.CutChoice]:
+    """Each family's cut (:func:`gs.sweep.chosen_cuts`), as the notebooks print it."""
+    return sweep.chosen_cuts(profile, source.store, families)
+
+
+def provenance(cuts: Mapping[str, sweep.CutChoice]) -> dict[str, str]:
+    """``{family: where its cut came from}`` for the figures' CSVs."""
+    return {f: c.describe() for f, c in cuts.items()}
+
+
+def images_note(frame: pd.DataFrame, per: str = "image_set") -> str:
+    """``"n = 4 images"`` (or ``"n = 3-4 images"`` when the sets differ)."""
+    counts = frame.groupby(per)["image"].nunique() if per in frame else frame["image"].nunique()
+    lo, hi = int(pd.Series(counts).min()), int(pd.Series(counts).max())
+    return f"n = {lo} image{'s' * (hi > 1)}" if lo == hi else f"n = {lo}-{hi} images"
+
+
+def _span(values) -> str:
+    values = sorted({int(v) for v in values})
+    return str(values[0]) if len(values) == 1 else f"{values[0]}-{values[-1]}"
+
+
+def _optimizer(extra: str) -> str:
+    return json.loads(extra or "{}").get("optimizer", "lbfgs")
+
+
+def budget_note(frame: pd.DataFrame, paper_steps: int | None = None) -> str:
+    """What in ``frame`` ran below the paper's budget, e.g. ``"surgery: 5 L-BFGS steps x
+    2 restarts (paper 25 x 3); IAGAN, mGANprior at 3% of the paper's steps"``; empty when
+    nothing did. ``paper_steps`` overrides the paper's L-BFGS steps (raw reconstruction:
+    100)."""
+    paper = get_profile("paper")
+    paper_steps = paper_steps or paper.steps
+    parts = []
+    own = frame[frame["method"].isin(["surgery", "reinit"]) & frame["steps"].notna()]
+    own = own[own["extra"].map(_optimizer) == "lbfgs"]
+    if len(own) and (own["steps"].max() < paper_steps or own["restarts"].max() < paper.restarts):
+        parts.append(f"surgery: {_span(own['steps'])} L-BFGS steps x "
+                     f"{_span(own['restarts'])} restarts (paper {paper_steps} x "
+                     f"{paper.restarts})")
+    budgets: dict[float, list[str]] = {}
+    for method, extra in frame[["method", "extra"]].drop_duplicates().itertuples(index=False):
+        b = json.loads(extra or "{}").get("budget")
+        if b is not None and b < 1:
+            budgets.setdefault(float(b), []).append(sweep.series_label(method))
+    for b, labels in sorted(budgets.items()):
+        parts.append(f"{', '.join(sorted(set(labels)))} at {b:.0%} of the paper's steps")
+    return "; ".join(parts)
+
+
+def percent(x: float) -> str:
+    """``x`` as a whole percentage, never ``"-0%"``."""
+    return f"{round(100 * x):d}%"

@@ -1,0 +1,252 @@
+"""Box-plot studies: samples of the uncut generator (07) and the supplement's studies (08):
+(a) raw reconstruction, (b) initialisation, (c) restarts, (d) inpainting and
+super-resolution, (e) no surgery with its best optimiser."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.colors as mcolors
+import numpy as np
+import pandas as pd
+
+from gs import plotting, sweep
+from gs.figures.common import Drawn, Source, budget_note, cuts_of, images_note, provenance
+from gs.figures.curves import PAPER_FORMATS
+from gs.profiles import Profile
+
+#: The paper's four starts of the initialisation study: (init, limit or scale).
+PAPER_INITS = (("clamped_normal", 1.0), ("zero", 1.0), ("normal", 5.0), ("normal", 10.0))
+#: The paper's raw reconstruction ran L-BFGS for 100 steps (VAE 40).
+PAPER_RAW_STEPS = 100
+
+
+def _by_model(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(model=frame.family.str.upper())
+
+
+def zero_error_config(base: Profile, n_images: int | None = None, ratios=None) -> Profile:
+    """07's profile: at most 3 samples per model and every other ratio unless given."""
+    return dataclasses.replace(base, n_test=n_images or min(base.n_test, 3),
+                               ratios=tuple(ratios or base.ratios[1::2]))
+
+
+def zero_error(source: Source, base: Profile, families: Sequence[str] | None = None,
+               n_images: int | None = None, ratios=None, *, out_dir: Path | None = None,
+               formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
+    """``07_zero_representation_error``: samples of each uncut generator recovered with the
+    identity operator and compressed sensing, without and with surgery."""
+    families = list(families or base.models)
+    cfg = zero_error_config(base, n_images, ratios)
+    cuts = cuts_of(source, base, families)
+    tasks = []
+    for family in families:
+        samples = sweep.samples_image_set(cfg.models[family])
+        for operator in ("identity", cfg.operator):
+            tasks += sweep.cs_grid(cfg, families=[family], image_set=samples,
+                                   operator=operator, methods=("surgery",),
+                                   cuts=(0, cuts[family].cut))
+    frame = _by_model(plotting.label_series(source.fetch(tasks)))
+    frame["problem"] = [op if op == "identity" else f"m/n={r:.3f}"
+                        for op, r in zip(frame.operator, frame.ratio, strict=True)]
+    frame["panel"] = frame.model
+    fig, summary = plotting.box_by(
+        frame, x="problem", hue="series", col="panel", rotation=30,
+        title=f"Recovering samples of the uncut generator ({images_note(frame, 'family')} "
+              "per model)", note=budget_note(frame))
+    summary["cut_provenance"] = summary.panel.map({f.upper(): c.describe()
+                                                   for f, c in cuts.items()})
+    out = Drawn(cuts=cuts)
+    out.frames["07_zero_representation_error"] = frame
+    out.save("07_zero_representation_error", fig, summary, out_dir, formats)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class SupplementSettings:
+    """The settings of notebook 08's studies (its parameters, resolved)."""
+
+    cfg: Profile
+    base: Profile
+    families: tuple[str, ...]
+    study_family: str
+    study_ratio: float
+    noop_lr: float
+    noop_steps: int
+    inits: tuple[tuple[str, float], ...]
+    restart_counts: tuple[int, ...]
+    adam_lr: float
+
+
+def supplement_settings(base: Profile, families=None, n_images=None, ratios=None,
+                        noop_lr: float = 1.0, noop_steps: int | None = None,
+                        inits=PAPER_INITS, study_family: str | None = None,
+                        study_ratio: float | None = None, restart_counts=None,
+                        adam_lr: float | None = None) -> SupplementSettings:
+    """08's settings from its parameters: at most 3 test images per set unless
+    ``n_images``; studies (b)-(d) on ``study_family`` (BEGAN if run) at the ratio nearest
+    0.16; restarts 1, R and 3R without surgery (R: the profile's)."""
+    from gs.studies import ADAM_LR
+
+    cfg = dataclasses.replace(base, n_test=n_images or min(base.n_test, 3),
+                              ratios=tuple(ratios or base.ratios))
+    families = tuple(families or cfg.models)
+    study_family = study_family or ("began" if "began" in families else families[0])
+    R = cfg.restarts
+    return SupplementSettings(
+        cfg, base, families, study_family,
+        study_ratio or min(cfg.ratios, key=lambda r: abs(r - 0.16)), noop_lr,
+        noop_steps or cfg.steps, tuple((str(i), float(v)) for i, v in inits),
+        tuple(sorted(set(restart_counts or (1, R, 3 * R)))), adam_lr or ADAM_LR)
+
+
+def supplement(source: Source, s: SupplementSettings, studies: str = "abcde", *,
+               out_dir: Path | None = None, formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
+    """``08a_raw_reconstruction`` ... ``08e_fair_baseline`` (the letters in ``studies``)."""
+    out = Drawn(cuts=cuts_of(source, s.base, s.families))
+    for letter in studies:
+        _STUDIES[letter](source, s, out, out_dir, formats)
+    return out
+
+
+def _raw(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    cfg, cuts = s.cfg, out.cuts
+    tasks = [dataclasses.replace(t, lr=s.noop_lr, steps=s.noop_steps)
+             for family in s.families for image_set in (cfg.in_dist, cfg.ood)
+             for t in sweep.cs_grid(cfg, families=[family], image_set=image_set,
+                                    operator="identity", methods=("surgery",),
+                                    cuts=(0, cuts[family].cut))]
+    raw = _by_model(plotting.label_series(source.fetch(tasks)))
+    fig, summary = plotting.box_by(
+        raw, x="model", hue="series", col="image_set",
+        title=f"Raw reconstruction (identity operator, {images_note(raw)} per set)",
+        note=budget_note(raw, paper_steps=PAPER_RAW_STEPS))
+    summary["cut_provenance"] = summary.model.map({f.upper(): p
+                                                   for f, p in provenance(cuts).items()})
+    out.frames["08a_raw_reconstruction"] = raw
+    out.save("08a_raw_reconstruction", fig, summary, out_dir, formats)
+
+
+def start_label(init: str, limit: float) -> str:
+    """``"CN(0,1)"``, ``"Zero"``, ``"N(0,5)"``: how the initialisation study names a start."""
+    names = {"clamped_normal": "CN(0,{:g})", "zero": "Zero", "normal": "N(0,{:g})"}
+    return names.get(init, init + " {:g}").format(limit)
+
+
+def _inits(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    cfg, cut = s.cfg, out.cuts[s.study_family].cut
+    lasso = sweep.series_label("lasso_dct")
+    tasks, start = [], {}
+    for image_set in (cfg.in_dist, cfg.ood):
+        base_tasks = sweep.cs_grid(cfg, families=[s.study_family], image_set=image_set,
+                                   ratios=[s.study_ratio], methods=("surgery",), cuts=(cut,))
+        for init, limit in s.inits:
+            extra = {} if limit == 1 else {"init_limit": limit}
+            for t in base_tasks:
+                t = dataclasses.replace(t, init=init, extra=extra)
+                tasks.append(t)
+                start[t.key] = start_label(init, limit)
+        for t in sweep.cs_grid(cfg, families=[s.study_family], image_set=image_set,
+                               ratios=[s.study_ratio], methods=("lasso_dct",)):
+            tasks.append(t)
+            start[t.key] = lasso
+    frame = source.fetch(tasks)
+    frame["start"] = frame.key.map(start)
+    fig, summary = plotting.box_by(
+        frame, x="start", hue="image_set", rotation=30,
+        title=f"Initialisation, {s.study_family.upper()} c={cut}, m/n={s.study_ratio:.3f} "
+              f"({images_note(frame)} per set)", note=budget_note(frame))
+    summary["cut_provenance"] = out.cuts[s.study_family].describe()
+    out.frames["08b_initialisation"] = frame
+    out.save("08b_initialisation", fig, summary, out_dir, formats)
+
+
+def effort_label(series: str, restarts: int) -> str:
+    """The hue value of a series run with ``restarts`` restarts, e.g. "No Surgery, 3
+    restarts"."""
+    return f"{sweep.series_label(series)}, {restarts} restart" + "s" * (restarts > 1)
+
+
+def _restarts(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    cfg, cut = s.cfg, out.cuts[s.study_family].cut
+    surgery_label = effort_label("surgery", cfg.restarts)
+    tasks, effort = [], {}
+    for r in s.restart_counts:
+        for t in sweep.cs_grid(cfg, families=[s.study_family], ratios=[s.study_ratio],
+                               methods=("surgery",), cuts=(0,)):
+            t = dataclasses.replace(t, restarts=r)
+            tasks.append(t)
+            effort[t.key] = effort_label("no_surgery", r)
+    for t in sweep.cs_grid(cfg, families=[s.study_family], ratios=[s.study_ratio],
+                           methods=("surgery",), cuts=(cut,)):
+        tasks.append(t)
+        effort[t.key] = surgery_label
+    frame = _by_model(source.fetch(tasks))
+    frame["effort"] = frame.key.map(effort)
+    # no surgery in greys from light (1 restart) to dark (most), surgery in its colour
+    greys = plotting.plt.cm.Greys(np.linspace(0.35, 0.85, len(s.restart_counts)))
+    palette = {effort_label("no_surgery", r): mcolors.to_hex(c)
+               for r, c in zip(s.restart_counts, greys, strict=True)}
+    palette[surgery_label] = sweep.series_color("surgery")
+    fig, summary = plotting.box_by(
+        frame, x="model", hue="effort", palette=palette,
+        title=f"Restarts, {cfg.in_dist}, m/n={s.study_ratio:.3f} ({images_note(frame)})",
+        note=budget_note(frame))
+    summary["cut_provenance"] = out.cuts[s.study_family].describe()
+    out.frames["08c_restarts"] = frame
+    out.save("08c_restarts", fig, summary, out_dir, formats)
+
+
+#: Study (d)'s inverse problems and their names in the figure.
+INVERSE_PROBLEMS = {"inpainting": "Inpainting 10%", "sr": "SR x4"}
+
+
+def _inverse(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    cfg, cut = s.cfg, out.cuts[s.study_family].cut
+    tasks = [t for image_set in (cfg.in_dist, cfg.ood) for operator in INVERSE_PROBLEMS
+             for t in sweep.cs_grid(cfg, families=[s.study_family], image_set=image_set,
+                                    operator=operator, methods=("surgery",), cuts=(0, cut))]
+    frame = plotting.label_series(source.fetch(tasks))
+    frame["problem"] = frame.operator.map(INVERSE_PROBLEMS)
+    frame["panel"] = frame.family.str.upper() + ", " + frame.image_set
+    fig, summary = plotting.box_by(
+        frame, x="problem", hue="series", col="panel",
+        title=f"Inpainting and super-resolution ({images_note(frame)} per set)",
+        note=budget_note(frame))
+    summary["cut_provenance"] = out.cuts[s.study_family].describe()
+    out.frames["08d_inverse_problems"] = frame
+    out.save("08d_inverse_problems", fig, summary, out_dir, formats)
+
+
+def _fair(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    from gs.studies import best_optimiser_tasks, divergence_summary, fair_gap, optimizer_of
+
+    cfg = s.cfg
+    tasks = [t for family in s.families for image_set in (cfg.in_dist, cfg.ood)
+             for t in best_optimiser_tasks(cfg, family, image_set, out.cuts[family].cut,
+                                           adam_lr=s.adam_lr)]
+    fair = plotting.label_series(source.fetch(tasks))
+    fair["optimizer"] = optimizer_of(fair)
+    gaps = fair_gap(fair)
+    long = gaps.melt(id_vars=["family", "image_set", "image", "m"],
+                     value_vars=["no_surgery", "no_surgery_best_optimiser", "surgery"],
+                     var_name="series", value_name="psnr")
+    long = _by_model(long).replace(
+        {"series": {"no_surgery_best_optimiser": "No Surgery, best optimiser"}})
+    fig, summary = plotting.box_by(
+        long, x="model", hue="series", col="image_set",
+        palette={"No Surgery, best optimiser": "#7f8c8d"},
+        title=f"No surgery with its best optimiser (L-BFGS or Adam); "
+              f"{images_note(gaps)} per set x {gaps.m.nunique()} ratios",
+        note=budget_note(fair))
+    summary["cut_provenance"] = summary.model.map({f.upper(): p
+                                                   for f, p in provenance(out.cuts).items()})
+    out.frames["08e_fair_baseline"] = fair
+    out.frames["08e_gaps"] = gaps
+    out.frames["08e_divergence"] = divergence_summary(fair)
+    out.save("08e_fair_baseline", fig, summary, out_dir, formats)
+
+
+_STUDIES = {"a": _raw, "b": _inits, "c": _restarts, "d": _inverse, "e": _fair}

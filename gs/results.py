@@ -1,0 +1,301 @@
+"""Per-task results shipped beside the figures, and the numbers the README quotes.
+
+Each profile's run exports its results store (:func:`gs.sweep.default_store`) into its
+figures folder::
+
+    figures/<profile>/results.csv.gz   one row per task: configuration, PSNR, SSIM, loss,
+                                       time, device, versions (the store's columns)
+    figures/<profile>/images.npz       the recovered images the qualitative figures show
+                                       (8-bit PNG bytes by task key) and their originals
+
+so every figure can be redrawn from them without recovering anything
+(``python -m gs.figures``). Commands::
+
+    python -m gs.results export --profile offline    # store -> figures/offline/
+    python -m gs.results summary --profile offline   # every number the README quotes
+
+>>> import pandas as pd, tempfile, os
+>>> t = pd.DataFrame({"key": ["b", "a"], "model": ["", "m"], "psnr": [20.5, float("inf")]})
+>>> path = write_table(t, os.path.join(tempfile.mkdtemp(), "r.csv.gz"))
+>>> back = read_table(path)
+>>> back["key"].tolist(), back["model"].tolist(), back["psnr"].tolist()
+(['a', 'b'], ['m', ''], [inf, 20.5])
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gs.sweep.store import COLUMNS, ResultsStore, default_store
+
+TABLE_NAME = "results.csv.gz"
+IMAGES_NAME = "images.npz"
+
+
+def _replace(path: Path, data: bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as a gzip CSV, rows sorted by ``key``: the same records give the
+    same bytes (no time stamp in the gzip header). Floats keep every digit."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = frame.sort_values("key").to_csv(index=False, lineterminator="\n")
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
+        gz.write(text.encode())
+    return _replace(path, buf.getvalue())
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A table written by :func:`write_table`, with the store's dtypes: text columns keep
+    empty strings (``model == ""`` for generator-free methods), integer columns with gaps
+    are ``Int64``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results table at {path}; export one with "
+                                "python -m gs.results export --profile PROFILE")
+    head = pd.read_csv(path, nrows=0).columns
+    text = [c for c in head if COLUMNS.get(c, "TEXT") == "TEXT"]
+    frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
+                        na_values={c: [""] for c in head if c not in text})
+    for col in head:
+        kind = COLUMNS.get(col)
+        if kind == "REAL":
+            frame[col] = frame[col].astype("float64")
+        elif kind == "INTEGER":
+            frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in frame.to_dict("records"):
+        out.append({k: (None if v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                        else int(v) if isinstance(v, np.integer) else v)
+                    for k, v in row.items() if k in COLUMNS})
+    return out
+
+
+def table_store(frame: pd.DataFrame, images: dict[str, bytes] | None = None) -> ResultsStore:
+    """An in-memory :class:`ResultsStore` holding the rows of ``frame`` (and ``images``,
+    PNG bytes by key), for the code that reads a store (e.g. :func:`gs.sweep.chosen_cuts`)."""
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"results table lacks the columns {missing}")
+    store = ResultsStore(":memory:")
+    records = _records(frame)
+    for r in records:
+        if images and r["key"] in images:
+            r["image_png"] = images[r["key"]]
+    store.add(records)
+    return store
+
+
+def _truth_name(image_set: str, split: str, size: int, name: str) -> str:
+    return f"truth|{image_set}|{split}|{size}|{name}"
+
+
+def write_images(store: ResultsStore, keys: Iterable[str], path: str | Path) -> Path:
+    """Write the stored images of ``keys`` (PNG bytes, as stored) and the originals of
+    their images into an ``.npz`` archive."""
+    from gs.sweep import encode_png, load_images
+
+    keys = sorted(set(keys))
+    # 8-bit images decode and encode again to the same pixels
+    arrays = {k: np.frombuffer(encode_png(image), dtype=np.uint8)
+              for k, image in store.images(keys).items()}
+    rows = store.query(keys=keys)
+    for (image_set, split, size), part in rows.groupby(["image_set", "split", "image_size"]):
+        names = sorted(set(part["image"]))
+        truth = load_images(image_set, split, int(size), names).images
+        for name, image in zip(names, truth, strict=True):
+            arrays[_truth_name(image_set, split, int(size), name)] = np.frombuffer(
+                encode_png(image), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _replace(path, buf.getvalue())
+
+
+def read_images(path: str | Path) -> tuple[dict[str, bytes], dict[tuple, object]]:
+    """``(recovered PNG bytes by key, true images by (image_set, split, size, name))``
+    from an archive written by :func:`write_images` (empty when there is none)."""
+    from gs.sweep import decode_png
+
+    path = Path(path)
+    if not path.is_file():
+        return {}, {}
+    images, truth = {}, {}
+    with np.load(path) as archive:
+        for name in archive.files:
+            data = archive[name].tobytes()
+            if name.startswith("truth|"):
+                _, image_set, split, size, image = name.split("|", 4)
+                truth[image_set, split, int(size), image] = decode_png(data)
+            else:
+                images[name] = data
+    return images, truth
+
+
+def shown_image_keys(store: ResultsStore, ratio: float) -> list[str]:
+    """Keys of the stored images at undersampling ratio ``ratio`` (what the qualitative
+    figures show at the profile's ``show_ratio``)."""
+    frame = store.query(keys=store.image_keys())
+    return frame.loc[np.isclose(frame["ratio"].astype(float), ratio), "key"].tolist()
+
+
+def export(profile: str, store: ResultsStore | None = None,
+           out_dir: str | Path | None = None) -> list[Path]:
+    """Write ``profile``'s store as ``results.csv.gz`` and the images of its qualitative
+    figures as ``images.npz`` into ``out_dir`` (default ``figures/<profile>/``)."""
+    from gs.plotting import figures_dir
+    from gs.profiles import get_profile
+
+    store = store or default_store(profile)
+    frame = store.to_frame()
+    if len(frame) == 0:
+        raise ValueError(f"the results store {store.path} is empty: nothing to export")
+    out = figures_dir(profile, out_dir)
+    paths = [write_table(frame, out / TABLE_NAME)]
+    keys = shown_image_keys(store, get_profile(profile).show_ratio)
+    if keys:
+        paths.append(write_images(store, keys, out / IMAGES_NAME))
+    return paths
+
+
+def load(profile: str, directory: str | Path | None = None
+         ) -> tuple[pd.DataFrame, dict[str, bytes], dict[tuple, object]]:
+    """The shipped table, images and originals of ``profile`` (``figures/<profile>/``)."""
+    from gs.paths import FIGURES_DIR
+
+    directory = Path(directory) if directory else FIGURES_DIR / profile
+    images, truth = read_images(directory / IMAGES_NAME)
+    return read_table(directory / TABLE_NAME), images, truth
+
+
+# --------------------------------------------------------------------------- summary
+def _stats(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    g = frame.groupby(list(by), sort=True)
+    out = g["psnr"].agg(psnr="mean", sd="std", n="count")
+    out["ssim"] = g["ssim"].mean()
+    out["ssim_sd"] = g["ssim"].std()
+    return out.reset_index()
+
+
+def summary_tables(profile: str, directory: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Every number the README quotes, from the shipped table: mean PSNR, its SD and n,
+    with mean SSIM (and SD) beside it, per figure and the groups it compares; the gains
+    are means of paired per-image differences."""
+    from gs.figures import cli
+
+    source, cfg = cli.shipped_source(profile, directory)
+    tables: dict[str, pd.DataFrame] = {}
+    draw = cli.draw_all(source, cfg, ["02", "03", "04", "06", "07", "08"], out_dir=None)
+    cuts = draw["02"].cuts
+    tables["cuts (02, validation, pooled over m)"] = pd.DataFrame(
+        [{"family": f, "cut": c.cut, "paper_cut": c.paper_cut, "source": c.source}
+         for f, c in cuts.items()])
+    val = draw["02"].frames["02_cut_selection"]
+    val = val[val.image_set == cfg.in_dist]
+    chosen = val[val.cut == val.family.map({f: c.cut for f, c in cuts.items()})]
+    tables["02 validation faces, cut 0 vs chosen cut"] = _stats(
+        pd.concat([val[val.cut == 0].assign(at="cut 0"), chosen.assign(at="chosen")]),
+        ["family", "at"])
+    cs = pd.concat([draw["03"].frames[f"03_cs_{s}"] for s in (cfg.in_dist, cfg.ood)])
+    tables["03 by ratio"] = _stats(cs, ["image_set", "family", "series", "ratio"])
+    tables["03 mean over ratios"] = _stats(cs, ["image_set", "family", "series"])
+    tables["03 surgery gain (paired)"] = _gains(cs, "surgery", ["no_surgery", "lasso_dct"])
+    base = pd.concat(f for n, f in draw["04"].frames.items() if n.startswith("04_baselines"))
+    tables["04 mean over ratios"] = _stats(base, ["image_set", "family", "series"])
+    tables["04 by ratio"] = _stats(base, ["image_set", "family", "series", "ratio"])
+    re = pd.concat(f for n, f in draw["06"].frames.items() if n.startswith("06_reinit"))
+    tables["06 mean over ratios"] = _stats(re, ["image_set", "family", "series"])
+    tables["06 surgery vs reinit (paired)"] = _gains(re, "surgery", ["reinit"])
+    z = draw["07"].frames["07_zero_representation_error"]
+    tables["07 by problem"] = _stats(z, ["family", "series", "problem"])
+    sup = draw["08"].frames
+    tables["08a raw reconstruction"] = _stats(sup["08a_raw_reconstruction"],
+                                              ["image_set", "family", "series"])
+    tables["08a surgery gain (paired)"] = _gains(sup["08a_raw_reconstruction"], "surgery",
+                                                 ["no_surgery"])
+    tables["08b initialisation"] = _stats(sup["08b_initialisation"], ["image_set", "start"])
+    tables["08c restarts"] = _stats(sup["08c_restarts"], ["family", "effort"])
+    tables["08d inverse problems"] = _stats(
+        sup["08d_inverse_problems"], ["image_set", "family", "problem", "series"])
+    gaps = sup["08e_gaps"]
+    tables["08e fair baseline gaps (paired)"] = (
+        gaps.groupby(["image_set", "family"])
+        .agg(gap=("gap", "mean"), gap_best_optimiser=("gap_best_optimiser", "mean"),
+             n=("gap", "count"),
+             adam_chosen=("best_optimiser", lambda s: float((s == "adam").mean())))
+        .reset_index())
+    tables["08e divergence"] = sup["08e_divergence"]
+    for d in draw.values():
+        d.close()
+    return tables
+
+
+def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataFrame:
+    """Mean, SD and n of the paired per-image differences ``series - other`` (PSNR and
+    SSIM) per image set and family."""
+    keys = ["image_set", "family", "image", "m"]
+    wide = frame.pivot_table(index=keys, columns="series", values=["psnr", "ssim"])
+    rows = []
+    for other in against:
+        d = (wide.xs(series, axis=1, level=1) - wide.xs(other, axis=1, level=1)).dropna()
+        for (image_set, family), part in d.groupby(level=["image_set", "family"]):
+            rows.append({"image_set": image_set, "family": family, "vs": other,
+                         "gain_db": part["psnr"].mean(), "sd": part["psnr"].std(),
+                         "n": len(part), "wins": float((part["psnr"] > 0).mean()),
+                         "ssim_gain": part["ssim"].mean()})
+    return pd.DataFrame(rows)
+
+
+def format_tables(tables: dict[str, pd.DataFrame]) -> str:
+    """The tables as plain text, one block per table."""
+    blocks = []
+    for name, table in tables.items():
+        body = table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        blocks.append(f"== {name}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gs.results", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write the profile's store into its figures folder")
+    e.add_argument("--profile", default="offline", choices=["smoke", "offline", "paper"])
+    e.add_argument("--store", help="results store (default outputs/results/PROFILE.sqlite)")
+    e.add_argument("--out", help="folder (default figures/PROFILE)")
+    s = sub.add_parser("summary", help="print every number the README quotes")
+    s.add_argument("--profile", default="offline", choices=["smoke", "offline", "paper"])
+    s.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
+    args = ap.parse_args(argv)
+    if args.command == "export":
+        if args.store and not Path(args.store).is_file():
+            ap.error(f"no results store at {args.store}")
+        store = ResultsStore(args.store) if args.store else None
+        for path in export(args.profile, store, args.out):
+            print(path)
+        return 0
+    print(format_tables(summary_tables(args.profile, args.dir)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
