@@ -230,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{args.profile}] {path.name} done in {time.perf_counter() - t0:.0f} s -> "
               f"{out}", flush=True)
     print(f"all {len(paths)} notebooks done in {time.perf_counter() - total:.0f} s")
+    # ship the per-task results beside the figures (python -m gs.figures redraws from them)
+    from gs import results
+    from gs.sweep import ResultsStore
+
+    store = next((ResultsStore(p.partition("=")[2]) for p in pairs
+                  if p.startswith("store_path=")), None)
+    for exported in results.export(args.profile, store, args.out_dir):
+        print(f"[{args.profile}] exported {exported}")
     return 0
 
 
