@@ -48,7 +48,8 @@ class Plan:
     arguments per model; ``checkpoints`` maps a family to ``(path, model_kwargs)`` to
     import instead of training; ``params`` are notebook parameters (``-p``), given to
     every notebook that has them; ``profile_overrides`` change fields of the paper
-    profile in every notebook (``$GS_PROFILE_OVERRIDES``, see :func:`gs.profiles.get_profile`).
+    profile in every notebook (``$GS_PROFILE_OVERRIDES``, see :func:`gs.profiles.get_profile`);
+    ``threads`` sets ``OMP_NUM_THREADS`` for the notebooks' kernels (None: torch's default).
     """
 
     workdir: Path
@@ -62,6 +63,7 @@ class Plan:
     figures: Path | None = None
     notebooks_out: Path | None = None
     store: Path | None = None
+    threads: int | None = None
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -76,6 +78,8 @@ class Plan:
         env = {"GS_DATA_ROOT": str(self.data_root)}
         if self.zoo_file is not None:
             env["GS_LOCAL_ZOO"] = str(self.zoo_file)
+        if self.threads:
+            env["OMP_NUM_THREADS"] = str(self.threads)
         if self.profile_overrides:
             env["GS_PROFILE_OVERRIDES"] = json.dumps({"paper": self.profile_overrides})
         return env
