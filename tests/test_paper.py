@@ -318,7 +318,7 @@ def test_rehearsal_runs_the_paper_profile_end_to_end(tmp_path):
     cs128 = {(op, m) for model, size, op, m, _ in rows if size == 128 and op.startswith("cs")}
     assert ("cs_fast", 24000) in cs128 and ("cs_fast", 400) in cs128  # the paper's m range
     assert {"began128-celeba", "vae128-celeba", "dcgan64-celeba"} <= {r[0] for r in rows}
-    assert {"iagan", "mganprior", "deep_decoder", "lasso_dct"} <= {r[4] for r in rows}
+    assert {"iagan", "mgan", "deep_decoder", "lasso_dct"} <= {r[4] for r in rows}
 
     again = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
