@@ -22,13 +22,21 @@ from gs.sweep.tasks import CS_OPERATORS, Task, grid
 
 @functools.cache
 def _meta_model(model: str):
-    """The architecture of zoo entry ``model`` on the meta device (no weights)."""
+    """The architecture of zoo entry ``model`` on the meta device (no weights); for a
+    paper-profile entry not trained yet, the architecture ``make paper`` will train."""
     from gs import zoo
     from gs.models import build
+    from gs.train.config import paper_architecture
 
-    entry = zoo.get(model)
+    try:
+        entry = zoo.get(model)
+        name, kwargs = entry.model, entry.model_kwargs
+    except ValueError:
+        if (arch := paper_architecture(model)) is None:
+            raise
+        name, kwargs = arch
     with torch.device("meta"):
-        return build(entry.model, **entry.model_kwargs)
+        return build(name, **kwargs)
 
 
 def model_info(model: str) -> tuple[int, int]:

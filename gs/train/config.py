@@ -116,3 +116,16 @@ PROFILE_ALL = {"paper": MODEL_NAMES, "smoke": MODEL_NAMES, "offline": ("began", 
 itself is the offline DCGAN)."""
 
 PAPER_ZOO_NAMES = {"dcgan": "dcgan64-celeba", "began": "began128-celeba", "vae": "vae128-celeba"}
+
+
+def paper_architecture(name: str) -> tuple[str, dict] | None:
+    """``(model, kwargs)`` for :func:`gs.models.build` of the paper-profile zoo entry
+    ``name`` (e.g. ``began128-celeba``) as ``make paper`` trains it; None for other names.
+    What plans and projections of the paper profile use before its models exist."""
+    family = {v: k for k, v in PAPER_ZOO_NAMES.items()}.get(name)
+    if family is None:
+        return None
+    preset = {"model": family, **PRESETS["paper"][family]}
+    cfg = TrainConfig(**{k: v for k, v in preset.items()
+                         if k in TrainConfig.__dataclass_fields__})
+    return cfg.model_name, dict(cfg.model_kwargs)

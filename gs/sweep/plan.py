@@ -1,0 +1,282 @@
+"""What a profile's notebooks will compute, and how long it will take on this machine.
+
+:func:`notebook_tasks` lists, notebook by notebook, the recoveries a profile's run asks
+the results store for (the notebooks' default parameters; a task that an earlier
+notebook computes is counted there only, as the shared store reuses it). :func:`project`
+times a calibrated slice of every kind of work on the current device and scales it to
+those lists::
+
+    python bench/paper_profile.py --profile offline-full
+
+The slice: for surgery (and its re-initialised ablation) a few L-BFGS iterations of one
+lane of problems per (model, cut, operator) at the smallest and largest m, scaled by the
+task's iterations (``steps x 20``: at the paper's settings every iteration runs) and
+restarts, linear in m; for each baseline a tiny and a twice-as-tiny budget on one image,
+extrapolated linearly to the task's budget; Lasso-DCT at the profile's tolerance on one
+image per m extreme. Weights are random when the zoo cannot load a model (the paper's
+CelebA models before training): the cost of a network does not depend on its weights.
+
+Not counted: training, notebook 08's studies (a few percent of 03 at the offline sizes),
+loading data, drawing figures. A projection, not a promise: L-BFGS problems that stop
+early and baselines that converge before their budget take less.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from types import SimpleNamespace
+from unittest import mock
+
+import torch
+
+from gs.profiles import Profile
+from gs.sweep import grids
+from gs.sweep.cuts import chosen_cuts
+from gs.sweep.grids import cs_grid, cut_sweep_grid, model_info
+from gs.sweep.images import samples_image_set
+from gs.sweep.methods import get_method
+from gs.sweep.tasks import Task
+
+#: L-BFGS iterations per outer step (torch.optim.LBFGS max_iter).
+ITERATIONS_PER_STEP = 20
+
+#: Notebooks in the order a run executes them.
+NOTEBOOKS = ("02_cut_selection", "03_compressed_sensing", "04_baselines", "05_qualitative",
+             "06_reinit_ablation", "07_zero_representation_error")
+
+
+@contextmanager
+def _planning():
+    """Let the grids name images of sets whose data are not on this machine (the paper's
+    CelebA and COCO before download) and models not trained yet (the paper's): a plan
+    needs only how many images there are and which architecture each model has."""
+    from gs import zoo
+    from gs.train.config import paper_architecture
+
+    real_images, real_weights = grids.load_images, zoo.weights_id
+
+    def names_only(image_set, split, size, names=None):
+        try:
+            return real_images(image_set, split, size, names)
+        except Exception:  # noqa: BLE001 - any missing data set: name its images
+            return SimpleNamespace(names=[f"{image_set}-{split}-{i:05d}" for i in range(10_000)])
+
+    def weights_id(name):
+        try:
+            return real_weights(name)
+        except ValueError:
+            if paper_architecture(name) is None:
+                raise
+            return "untrained"
+
+    with mock.patch.object(grids, "load_images", names_only), \
+            mock.patch.object(zoo, "weights_id", weights_id):
+        yield
+
+
+def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
+    """The new tasks of each notebook of a ``profile`` run, in run order.
+
+    The cuts of 03-07 are the ones ``store`` holds a validation sweep for, else each
+    model's paper cut (what a fresh run starts from is the sweep of 02, so with no store
+    the plan assumes the paper's cut was chosen)."""
+    families = list(profile.models)
+    if store is not None:
+        cuts = {f: c.cut for f, c in chosen_cuts(profile, store, families).items()}
+    else:
+        cuts = {f: model_info(profile.models[f])[1] for f in families}
+    sets = (profile.in_dist, profile.ood)
+    reduced = profile.baseline_budget < 1
+    p04 = dataclasses.replace(profile, n_test=min(profile.n_test, 3) if reduced
+                              else profile.n_test,
+                              ratios=profile.ratios[1::2] if reduced else profile.ratios)
+    p07 = dataclasses.replace(profile, n_test=min(profile.n_test, 3))
+    out: dict[str, list[Task]] = {}
+    with _planning():
+        out["02_cut_selection"] = [t for f in families for t in cut_sweep_grid(profile, f)]
+        out["03_compressed_sensing"] = [
+            t for f in families for s in sets
+            for t in cs_grid(profile, families=[f], image_set=s,
+                             methods=("surgery", "lasso_dct"), cuts=(0, cuts[f]))]
+        out["04_baselines"] = [
+            t for f in families for s in (sets[:1] if reduced else sets)
+            for methods, c in ((("surgery",), (0, cuts[f])),
+                               (("iagan", "mgan", "deep_decoder"), None))
+            for t in cs_grid(p04, families=[f], image_set=s, methods=methods, cuts=c)]
+        out["05_qualitative"] = [
+            t for f in families for s in sets
+            for t in cs_grid(profile, families=[f], image_set=s, ratios=[profile.show_ratio],
+                             n_images=min(profile.n_test, 4),
+                             methods=("surgery", "lasso_dct"), cuts=(0, cuts[f]))]
+        out["06_reinit_ablation"] = [
+            t for f in families for s in sets
+            for methods, c in ((("surgery",), (0, cuts[f])), (("reinit",), (cuts[f],)))
+            for t in cs_grid(profile, families=[f], image_set=s, methods=methods, cuts=c)]
+        out["07_zero_representation_error"] = [
+            t for f in families for op in ("identity", profile.operator)
+            for t in cs_grid(p07, families=[f], image_set=samples_image_set(profile.models[f]),
+                             operator=op, methods=("surgery",), cuts=(0, cuts[f]))]
+    seen: set[str] = set()
+    for stem, tasks in out.items():
+        new = []
+        for t in tasks:
+            if t.key not in seen:
+                seen.add(t.key)
+                new.append(t)
+        out[stem] = new
+    return out
+
+
+# ------------------------------------------------------------------ calibration
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t
+
+
+class Calibration:
+    """Seconds per unit of work on one device, measured on first use and cached."""
+
+    def __init__(self, device: str | torch.device, batch: int | None = None,
+                 log: Callable[[str], None] | None = None):
+        from gs.recovery import CPU_LANE_WIDTH
+
+        self.device = torch.device(device)
+        self.batch = batch or (CPU_LANE_WIDTH if self.device.type == "cpu" else 64)
+        self.log = log or (lambda s: None)
+        self._cache: dict[tuple, float] = {}
+        self._models: dict[str, torch.nn.Module] = {}
+
+    def generator(self, model: str) -> torch.nn.Module:
+        if model not in self._models:
+            from gs import zoo
+            from gs.models import build
+            from gs.train.config import paper_architecture
+
+            try:
+                g = zoo.load(model, device=self.device)
+            except Exception:  # noqa: BLE001 - untrained paper model: random weights
+                arch = paper_architecture(model)
+                if arch is None:
+                    entry = zoo.get(model)
+                    arch = entry.model, entry.model_kwargs
+                torch.manual_seed(0)
+                g = build(arch[0], **arch[1]).to(self.device)
+            self._models[model] = g.eval().requires_grad_(False)
+        return self._models[model]
+
+    def _problem(self, task: Task, m: int | None, n_images: int):
+        from gs.operators import make_operator
+
+        size = task.image_size
+        x = torch.rand(n_images, 3, size, size, generator=torch.Generator().manual_seed(0))
+        x = x.to(self.device)
+        op = make_operator(task.operator, x.shape[1:], m=m,
+                           generator=torch.Generator().manual_seed(1), device=self.device)
+        return x, op, op.measure(x, generator=torch.Generator().manual_seed(2))
+
+    def _memo(self, key: tuple, measure: Callable[[], float]) -> float:
+        if key not in self._cache:
+            self._cache[key] = measure()
+            self.log(f"  calibrated {key}: {self._cache[key]:.4g} s")
+        return self._cache[key]
+
+    def iteration(self, task: Task, m: int | None) -> float:
+        """Seconds per problem and L-BFGS iteration of surgery at ``task``'s cut."""
+        from gs.recovery import recover
+
+        def measure() -> float:
+            g = self.generator(task.model)
+            x, op, y = self._problem(task, m, self.batch)
+            opts = {"max_iter": 6}
+
+            def run(k):
+                return lambda: recover(g, op, y, task.cut, restarts=1, steps=k, lr=0.01,
+                                       optimizer_options=opts, keep_best=True)
+
+            run(1)()  # warm-up
+            t1, t2 = _timed(run(1), self.device), _timed(run(2), self.device)
+            return max(t2 - t1, t1 / 2) / (opts["max_iter"] * self.batch)
+
+        return self._memo(("iteration", task.model, task.cut, task.operator, m), measure)
+
+    def baseline(self, task: Task, m: int | None) -> float:
+        """Seconds for one image of a baseline at the task's budget (linear in budget)."""
+        spec = get_method(task.method)
+
+        def at(budget: float) -> Callable[[], object]:
+            t = dataclasses.replace(task, extra={**task.extra, "budget": budget})
+            g = self.generator(task.model) if spec.needs_generator else None
+            x, op, y = self._problem(task, m, 1)
+            return lambda: spec.fn(g, op, y, t, x, ["calibration"])
+
+        budget = float(task.extra.get("budget", 1.0))
+        lo = min(budget, 0.004)
+
+        def measure_per_budget() -> tuple[float, float]:
+            at(lo)()  # warm-up
+            t1, t2 = _timed(at(lo), self.device), _timed(at(2 * lo), self.device)
+            slope = max(t2 - t1, 0.0) / lo
+            return slope, max(t1 - slope * lo, 0.0)
+
+        key = ("baseline", task.method, task.model, task.image_size, task.operator, m)
+        if key + ("slope",) not in self._cache:
+            slope, intercept = measure_per_budget()
+            self._cache[key + ("slope",)], self._cache[key + ("intercept",)] = slope, intercept
+            self.log(f"  calibrated {key}: {intercept:.3g} s + {slope:.3g} s per budget")
+        return self._cache[key + ("intercept",)] + self._cache[key + ("slope",)] * budget
+
+    def convex(self, task: Task, m: int | None) -> float:
+        """Seconds for one image of a convex method at the task's tolerance."""
+        spec = get_method(task.method)
+
+        def measure() -> float:
+            x, op, y = self._problem(task, m, 1)
+            return _timed(lambda: spec.fn(None, op, y, task, x, ["calibration"]), self.device)
+
+        return self._memo(("convex", task.method, task.image_size, task.operator, m), measure)
+
+
+def _interpolated(cost: Callable[[int | None], float], m: int | None, lo: int | None,
+                  hi: int | None) -> float:
+    """``cost(m)`` from the costs at the smallest and largest m (linear in m)."""
+    if m is None or lo is None or lo == hi:
+        return cost(m)
+    a, b = cost(lo), cost(hi)
+    return a + (b - a) * (m - lo) / (hi - lo)
+
+
+def task_seconds(task: Task, cal: Calibration, m_range: dict) -> float:
+    """Projected seconds of one task (one image) on the calibrated device."""
+    spec = get_method(task.method)
+    lo, hi = m_range.get((task.image_size, task.operator), (task.m, task.m))
+    m = task.m
+    if task.operator != "cs":  # only a dense A costs in proportion to m: time the largest
+        lo = m = hi
+    if spec.convex:
+        return _interpolated(lambda m: cal.convex(task, m), m, lo, hi)
+    if spec.budget_params:
+        return _interpolated(lambda m: cal.baseline(task, m), m, lo, hi)
+    iters = task.steps * ITERATIONS_PER_STEP * task.restarts
+    return iters * _interpolated(lambda m: cal.iteration(task, m), m, lo, hi)
+
+
+def project(tasks_by_notebook: dict[str, list[Task]], cal: Calibration) -> dict[str, float]:
+    """Projected seconds per notebook."""
+    m_range: dict = {}
+    for tasks in tasks_by_notebook.values():
+        for t in tasks:
+            if t.m is not None:
+                k = (t.image_size, t.operator)
+                a, b = m_range.get(k, (t.m, t.m))
+                m_range[k] = (min(a, t.m), max(b, t.m))
+    return {stem: math.fsum(task_seconds(t, cal, m_range) for t in tasks)
+            for stem, tasks in tasks_by_notebook.items()}

@@ -1,0 +1,70 @@
+"""The plan of a profile's run (which notebook computes what) and its projection."""
+
+from __future__ import annotations
+
+import pytest
+
+from gs.profiles import get_profile
+from gs.sweep.plan import ITERATIONS_PER_STEP, NOTEBOOKS, notebook_tasks, project
+
+
+@pytest.fixture(scope="module")
+def smoke_plan():
+    return notebook_tasks(get_profile("smoke"))
+
+
+def test_every_task_is_planned_once_in_the_first_notebook_that_needs_it(smoke_plan):
+    assert list(smoke_plan) == list(NOTEBOOKS)
+    keys = [t.key for tasks in smoke_plan.values() for t in tasks]
+    assert len(keys) == len(set(keys))
+    # 05 shows runs of 03 (same grid at one ratio): nothing new to compute
+    assert smoke_plan["05_qualitative"] == []
+    # 04 reuses 03's surgery runs and adds only the baselines
+    assert {t.method for t in smoke_plan["04_baselines"]} == {"iagan", "mgan", "deep_decoder"}
+    assert {t.method for t in smoke_plan["06_reinit_ablation"]} == {"reinit"}
+
+
+def test_the_cut_sweep_covers_every_family_and_sweep_cut(smoke_plan):
+    p = get_profile("smoke")
+    got = {(t.family, t.cut) for t in smoke_plan["02_cut_selection"]}
+    assert got == {(f, c) for f, cuts in p.sweep_cuts.items() for c in cuts}
+
+
+def test_the_paper_profile_plans_without_its_data():
+    """CelebA and COCO are not here: the plan names placeholder images, 100 test and 20
+    validation per set as the paper; 128-px models measure with the structured operator."""
+    plan = notebook_tasks(get_profile("paper"))
+    cs = plan["03_compressed_sensing"]
+    assert len({t.image for t in cs if t.image_set == "celeba"}) == 100
+    assert len({t.image for t in plan["02_cut_selection"] if t.family == "dcgan"}) == 20
+    assert {t.operator for t in cs if t.image_size == 128} == {"cs_fast"}
+    assert max(t.m for t in cs if t.image_size == 128) == 24000
+
+
+class ConstantCosts:
+    """A calibration with known costs: 1 ms per problem-iteration at m = 100 plus
+    1 us per measurement; 2 s per baseline image; 0.5 s per Lasso image."""
+
+    def iteration(self, task, m):
+        return 1e-3 + 1e-6 * (m or 0)
+
+    def baseline(self, task, m):
+        return 2.0
+
+    def convex(self, task, m):
+        return 0.5
+
+
+def test_projection_scales_the_calibration_by_iterations_restarts_and_m(smoke_plan):
+    seconds = project(smoke_plan, ConstantCosts())
+    for stem, tasks in smoke_plan.items():
+        expected = 0.0
+        for t in tasks:
+            if t.method in ("iagan", "mgan", "deep_decoder"):
+                expected += 2.0
+            elif t.method == "lasso_dct":
+                expected += 0.5
+            else:
+                expected += (t.steps * ITERATIONS_PER_STEP * t.restarts
+                             * (1e-3 + 1e-6 * (t.m or 0)))
+        assert seconds[stem] == pytest.approx(expected, rel=1e-9), stem
