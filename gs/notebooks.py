@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from gs.paths import OUTPUT_DIR, REPO_ROOT
+from gs.profiles import PROFILES
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOK_OUTPUT_DIR = OUTPUT_DIR / "notebooks"
@@ -198,7 +199,7 @@ def run_notebook(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", default="offline", choices=["smoke", "offline", "paper"])
+    ap.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     ap.add_argument("--only", nargs="*", help="notebook name prefixes to run (e.g. 01 02)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override a parameter of every notebook that has it (lists: "
