@@ -2,11 +2,13 @@
 # One prepared GPU session (for the device tool, or any CUDA machine), run from the repo root:
 #   1. the test suite's CUDA cases, 2. the recovery benchmark at the paper's budget (ratio to
 #      the sequential loop timed on 2 images and scaled, GFLOP/s and fraction of the measured
-#      float32 peak, cost of fixed-width lanes), 3. only with TRAIN_BUDGET_S > 0: BEGAN-64
+#      float32 peak, cost of fixed-width lanes), 3. the projected time of the offline-full
+#      and paper profiles (bench/paper_profile.py), 4. only with TRAIN_BUDGET_S > 0: BEGAN-64
 #      trained by the paper's recipe (--objective gan) on the DigiFace stream for that long,
 #      with the step count fixed up front (so the recorded command reproduces it).
 # Needs the gan_face_generate wheel in .whl/ where pip cannot reach the index.
-# Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, began_gan.tar.
+# Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, paper_profile.txt,
+# began_gan.tar.
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-gpu_out}; mkdir -p "$OUT"
@@ -28,9 +30,13 @@ echo "== 2. benchmark (DCGAN c=1, m=1000, 16 faces x 3 restarts, 25 L-BFGS steps
 timeout 240 python3 bench/recovery.py --device ${DEV:-cuda} --steps 25 --sequential-images 2 \
   --compare-lanes --json "$OUT/bench.json" 2>&1 | tail -25 | tee "$OUT/bench.txt"
 
+echo "== 3. paper-profile projection (calibrated slice per notebook; training excluded)"
+timeout 240 python3 bench/paper_profile.py --device ${DEV:-cuda} --profile offline-full paper \
+  --quiet --json "$OUT/paper_profile.json" 2>&1 | tail -25 | tee "$OUT/paper_profile.txt"
+
 [ "$TRAIN_BUDGET_S" -gt 0 ] || { ls -la "$OUT"; exit 0; }
 
-echo "== 3. BEGAN-64 by the recipe"
+echo "== 4. BEGAN-64 by the recipe"
 ARGS="began --profile offline --objective gan --ch 64 --d-ch 64 --d-convs 2 --batch-size 32 --lr 1e-4 --seed 0 --device ${DEV:-cuda} --no-amp --threads 4 --no-progress"
 python3 -m gs.train $ARGS --steps 400 --log-every 50 --sample-every 100000 --ckpt-every 100000 --out /tmp/cal >/tmp/cal.log 2>&1 || { tail -20 /tmp/cal.log; exit 1; }
 STEPS=$(python3 - "$TRAIN_BUDGET_S" <<'PY'
