@@ -136,7 +136,8 @@ def optimised_parameters(cfg: Profile, cuts: dict[str, sweep.CutChoice],
     for f, g in models.items():
         ours.loc["Surgery", columns[f]] = g.latent_dim(cuts[f].cut)
     table = pd.concat([paper.rename(columns=lambda c: f"{c} paper"), ours], axis=1)
-    long = (table.rename(index=_PARAMETER_SERIES).reset_index()
+    table = table.rename(index=_PARAMETER_SERIES)  # rows by series name
+    long = (table.reset_index()
             .melt(id_vars="method", var_name="model", value_name="parameters").dropna())
     long["cut_provenance"] = long.model.map(
         {columns[f]: cuts[f].describe() for f in families}).fillna("the paper's cut")
