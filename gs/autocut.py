@@ -53,7 +53,7 @@ from torch import Tensor, nn
 
 from gs.operators import Operator
 from gs.recovery import clamped_losses, default_lane_width, recover
-from gs.sweep.methods import SURGERY_OPTIONS, init_latents, register_method
+from gs.sweep.methods import EXTRA_SERIES, SURGERY_OPTIONS, init_latents, register_method
 from gs.sweep.tasks import Task, stable_seed
 
 #: Fraction of the informative measurement entries held out to score the cuts.
@@ -310,7 +310,7 @@ def _fmt(values: Tensor) -> str:
 
 
 # ------------------------------------------------------------------------ the sweep method
-@register_method("surgery_auto", label="Surgery, cut from measurements", color="#8e1b10",
+@register_method("surgery_auto", label="Surgery, cut from measurements", color="#16a085",
                  cut=0)
 def method_surgery_auto(generator, operator, y, task: Task, x_true, names=()):
     """Surgery at the cut chosen per image by held-out measurements (this module).
@@ -354,6 +354,57 @@ def sweep_settings(generator, task: Task, names) -> dict:
                 keep_best=opts.get("keep_best", True))
 
 
+# ------------------------------------------------------------------ comparing choices
+#: Series of the cut comparison (notebook 09) that are not methods of their own.
+EXTRA_SERIES.update({"surgery_validation": ("Surgery, validation cut", "#c0392b"),
+                     "surgery_oracle": ("Surgery, oracle cut", "#f39c12")})
+
+
+def cut_comparison(frame, validation: dict[str, int]):
+    """Per image and m, four ways to pick the cut, from sweep rows ``frame`` (one image
+    set or several): ``no_surgery`` (cut 0), ``surgery_validation`` (the family's
+    ``validation`` cut), ``surgery_auto`` (chosen from the measurements) and
+    ``surgery_oracle`` (the best PSNR in hindsight over the candidates that
+    ``surgery_auto`` had, read from its ``details``).
+
+    ``frame`` needs the ``surgery_auto`` rows and ``surgery`` rows at every candidate cut
+    and at the validation cut. Returns a long frame: ``family, image_set, image, m,
+    ratio, series, cut, psnr, seconds`` (seconds: of that recovery; for ``surgery_auto``
+    everything, cross-validation included). Raises a ValueError naming what is missing.
+    """
+    import json
+
+    import pandas as pd
+
+    keys = ["family", "image_set", "image", "m"]
+    surgery = frame[frame.method == "surgery"].set_index([*keys, "cut"])
+    auto = frame[frame.method == "surgery_auto"]
+    if auto.empty:
+        raise ValueError("no surgery_auto rows to compare")
+    rows = []
+    for r in auto.itertuples():
+        d = json.loads(r.details)
+        key = (r.family, r.image_set, r.image, r.m)
+        cands = sorted(int(c) for c in d["heldout"])
+        wanted = sorted({0, validation[r.family], *cands})
+        missing = [c for c in wanted if (*key, c) not in surgery.index]
+        if missing:
+            raise ValueError(f"no surgery rows at cut(s) {missing} for {key}; run them first")
+        at = {c: surgery.loc[(*key, c)] for c in wanted}
+        oracle = max(cands, key=lambda c: at[c].psnr)
+        base = dict(family=r.family, image_set=r.image_set, image=r.image, m=r.m,
+                    ratio=r.ratio)
+        for series, cut, row in (("no_surgery", 0, at[0]),
+                                 ("surgery_validation", validation[r.family],
+                                  at[validation[r.family]]),
+                                 ("surgery_oracle", oracle, at[oracle])):
+            rows.append({**base, "series": series, "cut": cut, "psnr": row.psnr,
+                         "seconds": row.seconds})
+        rows.append({**base, "series": "surgery_auto", "cut": d["cut"], "psnr": r.psnr,
+                     "seconds": r.seconds})
+    return pd.DataFrame(rows)
+
+
 __all__ = ["AUTO_OPTIONS", "CANDIDATE_CUTS", "HOLDOUT", "AutoCutResult", "CrossValidation",
-           "cross_validate", "holdout_split", "method_surgery_auto", "recover_auto_cut",
-           "sweep_settings"]
+           "cross_validate", "cut_comparison", "holdout_split", "method_surgery_auto",
+           "recover_auto_cut", "sweep_settings"]
