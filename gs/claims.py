@@ -1,0 +1,285 @@
+"""The paper's claims, each checked against stored results with paired differences.
+
+Every claim compares two series on the same images, measurements and noise (the store
+pairs them: one ``y`` per image, m and seed, shared by every method and cut). The unit
+of evidence is the image: a difference is averaged over the ratios an image was run
+at, and the mean over images gets a Student-t 95 % confidence interval. Verdicts:
+
+* ``holds``: the interval lies on the claimed side (above 0 for "better"; above
+  ``-COMPARABLE_DB`` for "at least as good"; within ``+-COMPARABLE_DB`` for "comparable");
+* ``does not hold``: the interval lies on the other side;
+* ``not shown``: the interval straddles the line, or the runs are missing (too few
+  images, or the profile did not run that experiment).
+
+>>> mean_ci([1.0, 2.0, 3.0])[:2]
+(2.0, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from gs.profiles import Profile
+
+#: Two methods within this many dB of each other are "comparable"; "at least as good"
+#: allows a loss of at most this much.
+COMPARABLE_DB = 1.0
+#: "Recovered almost exactly": a mean PSNR at least this high (dB).
+EXACT_DB = 30.0
+#: A PSNR-per-cut curve counts as concave-ish if it rises to one peak and falls after it,
+#: allowing wiggles of this many dB.
+CONCAVE_SLACK_DB = 0.25
+
+HOLDS, FAILS, NOT_SHOWN = "holds", "does not hold", "not shown"
+CS = ("cs", "cs_fast")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim of the paper and what the numbers say."""
+
+    number: int
+    claim: str
+    scope: str  # e.g. "dcgan, faces"
+    verdict: str
+    numbers: str
+    n: int
+
+    def line(self) -> str:
+        return (f"({self.number}) {self.claim} [{self.scope}]: {self.verdict.upper()} - "
+                f"{self.numbers}")
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, int, float, float]:
+    """``(mean, n, low, high)``: the mean and its Student-t interval (nan for n < 2)."""
+    from scipy import stats
+
+    v = [float(x) for x in values]
+    n = len(v)
+    if n == 0:
+        return math.nan, 0, math.nan, math.nan
+    mean = math.fsum(v) / n
+    if n < 2:
+        return mean, n, math.nan, math.nan
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in v) / (n - 1))
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return mean, n, mean - half, mean + half
+
+
+def _judge(lo: float, hi: float, kind: str) -> str:
+    if math.isnan(lo):
+        return NOT_SHOWN
+    if kind == "better":
+        return HOLDS if lo > 0 else FAILS if hi < 0 else NOT_SHOWN
+    if kind == "at_least":
+        return HOLDS if lo > -COMPARABLE_DB else FAILS if hi < -COMPARABLE_DB else NOT_SHOWN
+    if kind == "comparable":
+        inside = -COMPARABLE_DB < lo and hi < COMPARABLE_DB
+        outside = hi < -COMPARABLE_DB or lo > COMPARABLE_DB
+        return HOLDS if inside else FAILS if outside else NOT_SHOWN
+    raise ValueError(f"unknown comparison {kind!r}")
+
+
+def paired_gain(a: pd.DataFrame, b: pd.DataFrame, on: Sequence[str] = ("image_set", "image", "m"),
+                metric: str = "psnr") -> pd.Series:
+    """Per image: mean over its shared configurations of ``a - b`` (rows matched on
+    ``on``; configurations only one side ran are left out)."""
+    cols = list(on)
+    j = a[cols + [metric]].merge(b[cols + [metric]], on=cols, suffixes=("_a", "_b"))
+    j["d"] = j[f"{metric}_a"] - j[f"{metric}_b"]
+    return j.groupby(["image_set", "image"])["d"].mean()
+
+
+def _fmt(mean: float, n: int, lo: float, hi: float, what: str) -> str:
+    if n == 0:
+        return f"no paired runs of {what}"
+    if n < 2:
+        return f"{what} {mean:+.2f} dB (n=1, no interval)"
+    return f"{what} {mean:+.2f} dB, 95% CI [{lo:+.2f}, {hi:+.2f}], n={n} images"
+
+
+class Claims:
+    """Evaluate the paper's claims on a results ``frame`` (the store's or the shipped
+    table's rows) of a ``profile`` run whose chosen cut per family is ``cuts``."""
+
+    def __init__(self, frame: pd.DataFrame, profile: Profile, cuts: dict[str, int]):
+        self.f, self.p, self.cuts = frame, profile, cuts
+        self.out: list[Verdict] = []
+
+    # -- selections ------------------------------------------------------------------
+    def runs(self, method: str, *, family: str | None = None, cut: int | None = None,
+             image_set: str | None = None, split: str = "test", operator: str = "cs",
+             default_budget: bool = True) -> pd.DataFrame:
+        """Rows of ``method`` (``operator="cs"``: dense or structured Gaussian CS), at the
+        profile's own budget for surgery and its ablation (not a study's variant)."""
+        f = self.f
+        keep = (f.method == method) & (f.split == split)
+        if family is not None and method not in ("lasso_dct", "deep_decoder"):
+            keep &= f.family == family
+        if family is not None:
+            size = int(f.loc[(f.family == family), "image_size"].iloc[0]) \
+                if (f.family == family).any() else None
+            if size is not None:
+                keep &= f.image_size == size
+        if cut is not None:
+            keep &= f.cut == cut
+        if image_set is not None:
+            keep &= f.image_set == image_set
+        keep &= f.operator.isin(CS if operator == "cs" else (operator,))
+        if default_budget and method in ("surgery", "reinit"):
+            keep &= (f.extra == "{}") & (f.steps == self.p.steps) & (f.restarts == self.p.restarts)
+        return f[keep]
+
+    def _add(self, number: int, claim: str, scope: str, kind: str, gains: pd.Series,
+             what: str) -> None:
+        mean, n, lo, hi = mean_ci(gains.tolist())
+        self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind),
+                                _fmt(mean, n, lo, hi, what), n))
+
+    def _families(self) -> list[str]:
+        return [f for f in self.p.models if f in self.cuts]
+
+    # -- the claims ------------------------------------------------------------------
+    def surgery_beats_no_surgery(self, number: int, image_set: str, operator: str,
+                                 claim: str) -> None:
+        for fam in self._families():
+            c = self.cuts[fam]
+            a = self.runs("surgery", family=fam, cut=c, image_set=image_set, operator=operator)
+            b = self.runs("surgery", family=fam, cut=0, image_set=image_set, operator=operator)
+            self._add(number, claim, f"{fam}, {image_set}", "better", paired_gain(a, b),
+                      f"surgery (cut {c}) - no surgery")
+
+    def baselines(self, number: int = 3) -> None:
+        kinds = {"mgan": "at_least", "iagan": "at_least", "deep_decoder": "comparable"}
+        for fam in self._families():
+            c = self.cuts[fam]
+            for image_set in (self.p.in_dist, self.p.ood):
+                s = self.runs("surgery", family=fam, cut=c, image_set=image_set)
+                for method, kind in kinds.items():
+                    b = self.runs(method, family=fam, image_set=image_set)
+                    if b.empty:
+                        continue
+                    wording = ("comparable with" if kind == "comparable"
+                               else "at least as good as")
+                    self._add(number, f"surgery is {wording} {method}",
+                              f"{fam}, {image_set}", kind, paired_gain(s, b),
+                              f"surgery - {method}")
+
+    def concave_in_cut(self, number: int = 4) -> None:
+        for fam in self._families():
+            v = self.runs("surgery", family=fam, image_set=self.p.in_dist, split="val")
+            curve = v.groupby("cut")["psnr"].mean().sort_index()
+            if len(curve) < 3:
+                self.out.append(Verdict(number, "PSNR is roughly concave in the cut", fam,
+                                        NOT_SHOWN, "fewer than 3 cuts swept", len(curve)))
+                continue
+            peak = int(curve.values.argmax())
+            vals = curve.values
+            rises = all(vals[i + 1] >= vals[i] - CONCAVE_SLACK_DB for i in range(peak))
+            falls = all(vals[i + 1] <= vals[i] + CONCAVE_SLACK_DB
+                        for i in range(peak, len(vals) - 1))
+            shape = " ".join(f"c{c}:{p:.1f}" for c, p in curve.items())
+            verdict = HOLDS if rises and falls else FAILS
+            self.out.append(Verdict(number, "PSNR is roughly concave in the cut",
+                                    f"{fam}, {self.p.in_dist} (validation)", verdict,
+                                    f"mean PSNR by cut {shape} dB; peak at cut "
+                                    f"{curve.index[peak]}", int(v.image.nunique())))
+
+    def reinit_hurts(self, number: int = 5) -> None:
+        for fam in self._families():
+            c = self.cuts[fam]
+            for image_set in (self.p.in_dist, self.p.ood):
+                s = self.runs("surgery", family=fam, cut=c, image_set=image_set)
+                r = self.runs("reinit", family=fam, cut=c, image_set=image_set)
+                if r.empty:
+                    continue
+                self._add(number, "re-initialising the kept blocks hurts",
+                          f"{fam}, {image_set}", "better", paired_gain(s, r),
+                          "surgery - re-initialised")
+
+    def samples_recovered(self, number: int = 6) -> None:
+        for fam in self._families():
+            model = self.p.models[fam]
+            for op in ("identity", "cs"):
+                v = self.runs("surgery", family=fam, cut=0, image_set=f"samples:{model}",
+                              operator=op)
+                per_image = v.groupby("image")["psnr"].mean()
+                mean, n, lo, hi = mean_ci(per_image.tolist())
+                verdict = NOT_SHOWN if n < 2 else (
+                    HOLDS if lo > EXACT_DB else FAILS if hi < EXACT_DB else NOT_SHOWN)
+                self.out.append(Verdict(
+                    number, f"samples of the generator are recovered almost exactly "
+                    f"(>= {EXACT_DB:.0f} dB at cut 0)", f"{fam}, {op}", verdict,
+                    f"PSNR {mean:.1f} dB, 95% CI [{lo:.1f}, {hi:.1f}], n={n} samples"
+                    if n >= 2 else f"{n} samples", n))
+
+    def evaluate(self) -> list[Verdict]:
+        self.out = []
+        self.surgery_beats_no_surgery(1, self.p.in_dist, "cs",
+                                      "surgery beats no surgery (in distribution)")
+        self.surgery_beats_no_surgery(2, self.p.ood, "cs",
+                                      "surgery beats no surgery (out of distribution)")
+        self.baselines(3)
+        self.concave_in_cut(4)
+        self.reinit_hurts(5)
+        self.samples_recovered(6)
+        for op in ("inpainting", "sr"):
+            for image_set in (self.p.in_dist, self.p.ood):
+                for fam in self._families():
+                    c = self.cuts[fam]
+                    a = self.runs("surgery", family=fam, cut=c, image_set=image_set,
+                                  operator=op)
+                    b = self.runs("surgery", family=fam, cut=0, image_set=image_set,
+                                  operator=op)
+                    if a.empty or b.empty:
+                        continue
+                    self._add(7, f"surgery helps {op}", f"{fam}, {image_set}", "better",
+                              paired_gain(a, b), "surgery - no surgery")
+        return self.out
+
+
+def evaluate(frame: pd.DataFrame, profile: Profile, cuts: dict[str, int]) -> list[Verdict]:
+    """Every claim's verdicts (:class:`Claims`)."""
+    return Claims(frame, profile, cuts).evaluate()
+
+
+def table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
+    """The verdicts as a frame (one row per claim and scope)."""
+    return pd.DataFrame([v.__dict__ for v in verdicts])
+
+
+def summary(verdicts: Sequence[Verdict], reason: Callable[[Verdict], str] | None = None) -> str:
+    """One line per claim and scope, with ``reason(v)`` after each that does not hold."""
+    lines = []
+    for v in verdicts:
+        line = v.line()
+        if reason is not None and v.verdict != HOLDS:
+            line += f"  <- {reason(v)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+#: Offline profiles: what their models and images are (why a claim may not transfer).
+OFFLINE_LIMITS = (
+    "offline models: a DCGAN trained on synthetic DigiFace faces, BEGAN and VAE trained "
+    "on its samples (blurry); shipped photos, not CelebA/COCO")
+
+
+def likely_reason(v: Verdict, profile: Profile) -> str:
+    """The likely reasons a claim is not shown or does not hold in ``profile``'s run."""
+    reasons = []
+    if v.n < 2:
+        reasons.append("not run in this profile" if v.n == 0 else "one image only")
+    elif v.verdict == NOT_SHOWN:
+        reasons.append(f"too few images to decide (n={v.n})")
+    if profile.steps < 25:
+        reasons.append(f"L-BFGS budget {profile.steps}/25 steps, {profile.restarts} restarts")
+    if profile.baseline_budget < 1 and v.number == 3:
+        reasons.append(f"baselines at {profile.baseline_budget:g} of their budget")
+    if profile.name != "paper" and v.verdict == FAILS:
+        reasons.append(OFFLINE_LIMITS)
+    return "; ".join(reasons) or "see the numbers"

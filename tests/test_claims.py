@@ -1,0 +1,72 @@
+"""The paper's claims judged from paired differences over images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gs import claims
+from gs.profiles import get_profile
+
+P = get_profile("offline")
+
+
+def frame(gain: float, noise: float, n_images: int = 8, seed: int = 0) -> pd.DataFrame:
+    """Surgery at cut 2 and no surgery (cut 0) for the DCGAN on faces, two ratios per
+    image; surgery's PSNR = no surgery's + gain + per-image noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_images):
+        base, d = 20 + rng.normal(), gain + noise * rng.normal()
+        for m in (400, 2000):
+            for cut, psnr in ((0, base), (2, base + d)):
+                rows.append(dict(method="surgery", family="dcgan", model="dcgan64-digiface",
+                                 image_set="faces", split="test", image=f"img{i}",
+                                 image_size=64, operator="cs", m=m, cut=cut, extra="{}",
+                                 steps=P.steps, restarts=P.restarts, psnr=psnr))
+    return pd.DataFrame(rows)
+
+
+def verdict(f: pd.DataFrame) -> claims.Verdict:
+    c = claims.Claims(f, P, {"dcgan": 2})
+    c.surgery_beats_no_surgery(1, "faces", "cs", "surgery beats no surgery")
+    (v,) = c.out
+    return v
+
+
+@pytest.mark.parametrize("gain, noise, expected", [
+    (2.0, 0.5, claims.HOLDS), (-2.0, 0.5, claims.FAILS), (0.1, 3.0, claims.NOT_SHOWN)])
+def test_a_claim_holds_fails_or_is_not_shown_by_its_interval(gain, noise, expected):
+    v = verdict(frame(gain, noise))
+    assert v.verdict == expected and v.n == 8
+    assert f"{gain:+.0f}" in v.numbers or expected == claims.NOT_SHOWN
+
+
+def test_the_image_is_the_unit_and_only_the_profiles_budget_counts():
+    f = frame(2.0, 0.5)
+    study = f[f.cut == 2].assign(extra='{"optimizer":"adam"}', psnr=0.0)  # a study's variant
+    v = verdict(pd.concat([f, study]))
+    mean, n, lo, hi = claims.mean_ci((f[f.cut == 2].groupby("image").psnr.mean()
+                                      - f[f.cut == 0].groupby("image").psnr.mean()).tolist())
+    assert v.n == n == 8 and f"{mean:+.2f}" in v.numbers and f"{lo:+.2f}" in v.numbers
+
+
+def test_missing_runs_are_not_shown_with_the_reason():
+    v = verdict(frame(2.0, 0.5).query("cut == 0"))
+    assert v.verdict == claims.NOT_SHOWN and v.n == 0
+    assert "not run in this profile" in claims.likely_reason(v, P)
+
+
+def test_concavity_of_psnr_in_the_cut():
+    def curve(values):
+        rows = [dict(method="surgery", family="dcgan", image_set="faces", split="val",
+                     image=f"v{i}", image_size=64, operator="cs", m=400, cut=c, extra="{}",
+                     steps=P.steps, restarts=P.restarts, psnr=p + 0.01 * i)
+                for c, p in enumerate(values) for i in range(3)]
+        c = claims.Claims(pd.DataFrame(rows), P, {"dcgan": 1})
+        c.concave_in_cut()
+        return c.out[0].verdict
+
+    assert curve([18, 22, 23, 19]) == claims.HOLDS
+    assert curve([18, 22, 18, 23]) == claims.FAILS
