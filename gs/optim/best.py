@@ -89,9 +89,8 @@ class BestIterate:
             return torch.zeros_like(live)
         rise = (self.factor - 1) * self.loss.abs()  # = factor * best for a loss >= 0
         bad = live & (~torch.isfinite(lo) | (lo > self.loss + rise))
-        if bool(bad.any()):
-            self.diverged |= bad
-            self._load(bad)
+        self.diverged |= bad  # masked, not branched on: no host sync per evaluation
+        self._load(bad)
         return bad
 
     @torch.no_grad()
