@@ -174,3 +174,27 @@ def test_surgery_auto_is_a_sweep_method_at_cut_0():
     assert spec.batch_invariant and spec.needs_generator
     ts = E.cs_grid(get_profile("smoke"), families=["dcgan"], methods=("surgery_auto",))
     assert {t.cut for t in ts} == {0} and {t.steps for t in ts} == {1}
+
+
+def test_cut_comparison_reads_the_four_choices_from_sweep_rows():
+    import json
+
+    import pandas as pd
+
+    from gs.autocut import cut_comparison
+
+    base = dict(family="dcgan", image_set="scenes", image="a", m=400, ratio=400 / 12288)
+    psnr = {0: 20.0, 1: 23.0, 2: 21.0, 3: 12.0}
+    rows = [{**base, "method": "surgery", "cut": c, "psnr": p, "seconds": 1.0}
+            for c, p in psnr.items()]
+    details = {"cut": 2, "heldout": {"0": 0.3, "1": 0.25, "2": 0.2}}
+    rows.append({**base, "method": "surgery_auto", "cut": 0, "psnr": 21.0, "seconds": 4.5,
+                 "details": json.dumps(details)})
+    out = cut_comparison(pd.DataFrame(rows), {"dcgan": 3}).set_index("series")
+    assert out.loc["no_surgery", "psnr"] == 20.0
+    assert (out.loc["surgery_validation", "cut"], out.loc["surgery_validation", "psnr"]) == (3, 12)
+    # the oracle is the best of the candidates surgery_auto had (0-2), not of every cut
+    assert (out.loc["surgery_oracle", "cut"], out.loc["surgery_oracle", "psnr"]) == (1, 23.0)
+    assert (out.loc["surgery_auto", "cut"], out.loc["surgery_auto", "seconds"]) == (2, 4.5)
+    with pytest.raises(ValueError, match=r"no surgery rows at cut\(s\) \[3\]"):
+        cut_comparison(pd.DataFrame(rows[:3] + rows[4:]), {"dcgan": 3})
