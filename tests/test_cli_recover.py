@@ -127,4 +127,4 @@ def test_an_unknown_model_lists_the_known_ones(capsys):
     (["--steps", "0"], "--steps must be at least 1"),
 ])
 def test_impossible_settings_are_named(capsys, argv, message):
-    assert message in _error(capsys, str(PHOTO), *argv, *FAST[:4])
+    assert message in _error(capsys, str(PHOTO), *FAST[:4], *argv)  # argv wins
