@@ -216,7 +216,7 @@ def titled(fig: plt.Figure, title: str | None, note: str | None = None,
     chars = max(40, int(width * 72 / (s["font"] * 1.15 * 0.52)))
     text = "\n".join(textwrap.fill(t, chars) for t in (title, note) if t)
     if text and above:
-        fig.suptitle(text, y=0.9, va="bottom")
+        fig.suptitle(text, y=0.95, va="bottom")
     elif text:
         fig.suptitle(text)
 
@@ -230,7 +230,8 @@ def ratio_axis(ax: plt.Axes, ratios: Sequence[float]) -> None:
     lo, hi = min(ratios), max(ratios)
     pad = (hi / lo) ** 0.08 if hi > lo else 1.3
     ax.set_xlim(lo / pad, hi * pad)
-    if len(ratios) > 5 or _current["style"] == "talk":  # close ticks: turn their labels
+    close = min(np.diff(np.log10(ratios)), default=1.0) < 0.25
+    if len(ratios) > 5 or close:  # labels of close ticks would touch: turn them
         ax.tick_params(axis="x", labelrotation=40)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")

@@ -32,13 +32,22 @@ class Source:
     """Where a figure's records come from.
 
     ``store`` answers :func:`gs.sweep.chosen_cuts` and holds the kept images; ``fetch(tasks,
-    keep_images=False)`` returns the records of ``tasks`` (a frame in task order);
-    ``truth(image_set, split, size, names)`` the true images ``(N, 3, H, W)``.
+    keep_images=False)`` returns the records of ``tasks`` (a frame in task order; a
+    notebook's source also keeps their images when it computes them);
+    ``truth(image_set, split, size, names)`` the true images ``(N, 3, H, W)``;
+    ``images(keys)`` the recovered images by key.
     """
 
     store: ResultsStore
     fetch: Callable[..., pd.DataFrame]
     truth: Callable[[str, str, int, Sequence[str]], Tensor]
+
+    def images(self, keys: Sequence[str]) -> dict[str, Tensor]:
+        """The stored images of ``keys``; :class:`MissingResults` when some have none."""
+        try:
+            return self.store.images(keys)
+        except KeyError as exc:
+            raise MissingResults(exc.args[0]) from None
 
 
 def load_truth(image_set: str, split: str, size: int, names: Sequence[str]) -> Tensor:
@@ -89,8 +98,8 @@ def table_source(store: ResultsStore, truth: Mapping[tuple, Tensor] | None = Non
             return torch.stack([truth[k] for k in keys])
         return load_truth(image_set, split, size, names)
 
-    return Source(store, lambda tasks, keep_images=False: lookup(store, tasks, keep_images),
-                  get_truth)
+    # the table ships only the images its figures show: those are checked by Source.images
+    return Source(store, lambda tasks, keep_images=False: lookup(store, tasks), get_truth)
 
 
 @dataclass

@@ -59,7 +59,7 @@ def qualitative(source: Source, cfg: Profile, families: Sequence[str] | None = N
             tasks = cs_tasks(cfg, cuts, [family], [image_set], [ratio], n_images=n_show)
             stored = source.fetch(tasks, keep_images=True)
             psnr = dict(zip(stored.key, stored.psnr, strict=True))
-            images = source.store.images(stored.key)
+            images = source.images(stored.key)
             size = tasks[0].image_size
             names = list(dict.fromkeys(t.image for t in tasks))
             truth = source.truth(image_set, "test", size, names)
