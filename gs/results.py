@@ -254,6 +254,7 @@ def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataF
     """Mean, SD and n of the paired per-image differences ``series - other`` (PSNR and
     SSIM) per image set and family."""
     keys = ["image_set", "family", "image", "m"]
+    frame = frame.assign(m=frame["m"].astype("float64").fillna(0))  # no m: identity etc.
     wide = frame.pivot_table(index=keys, columns="series", values=["psnr", "ssim"])
     rows = []
     for other in against:
