@@ -173,7 +173,8 @@ def image_grid(
             cell = min(1.1, (s["double"] - 0.6) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, cell * rows * tall),
                              squeeze=False)
-    small = s["font"] * 0.85
+    # talk-size text would overflow cells of a grid that must fit the 16:9 frame
+    small = s["font"] * (0.85 if _current["style"] == "paper" else 0.55)
     for r in range(rows):
         for c in range(cols):
             ax = axes[r][c]
@@ -212,11 +213,11 @@ def titled(fig: plt.Figure, title: str | None, note: str | None = None,
     wrapped to the figure's width; ``above``: just above the top of the figure (image
     grids, which do not use constrained layout)."""
     s = STYLES[_current["style"]]
-    width = fig.get_size_inches()[0]
-    chars = max(40, int(width * 72 / (s["font"] * 1.15 * 0.52)))
+    size = s["font"] * 1.15 * (0.6 if above and _current["style"] == "talk" else 1.0)
+    chars = max(40, int(fig.get_size_inches()[0] * 72 / (size * 0.52)))
     text = "\n".join(textwrap.fill(t, chars) for t in (title, note) if t)
     if text and above:
-        fig.suptitle(text, y=0.95, va="bottom")
+        fig.suptitle(text, y=0.95, va="bottom", fontsize=size)
     elif text:
         fig.suptitle(text)
 
