@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gs.profiles import PROFILES
 from gs.sweep.store import COLUMNS, ResultsStore, default_store
 
 TABLE_NAME = "results.csv.gz"
@@ -280,11 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gs.results", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="write the profile's store into its figures folder")
-    e.add_argument("--profile", default="offline", choices=["smoke", "offline", "paper"])
+    e.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     e.add_argument("--store", help="results store (default outputs/results/PROFILE.sqlite)")
     e.add_argument("--out", help="folder (default figures/PROFILE)")
     s = sub.add_parser("summary", help="print every number the README quotes")
-    s.add_argument("--profile", default="offline", choices=["smoke", "offline", "paper"])
+    s.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     s.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
     args = ap.parse_args(argv)
     if args.command == "export":

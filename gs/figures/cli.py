@@ -22,7 +22,7 @@ from gs import plotting
 from gs.figures import curves, images, studies
 from gs.figures.common import Drawn, MissingResults, Source, table_source
 from gs.paths import FIGURES_DIR, OUTPUT_DIR
-from gs.profiles import Profile, get_profile
+from gs.profiles import PROFILES, Profile, get_profile
 
 #: Figure groups by notebook number, each drawn with the notebook's default parameters.
 FIGURES = {
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.splitlines()[0])
     ap.add_argument("figures", nargs="*", metavar="NN",
                     help=f"figure groups by notebook number (default all: {' '.join(FIGURES)})")
-    ap.add_argument("--profile", default="offline", choices=["smoke", "offline", "paper"])
+    ap.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     ap.add_argument("--style", default="paper", choices=sorted(plotting.STYLES))
     ap.add_argument("--format", default="pdf,png",
                     help=f"comma-separated, from {','.join(plotting.FORMATS)} (a CSV of the "
