@@ -68,3 +68,23 @@ def test_projection_scales_the_calibration_by_iterations_restarts_and_m(smoke_pl
                 expected += (t.steps * ITERATIONS_PER_STEP * t.restarts
                              * (1e-3 + 1e-6 * (t.m or 0)))
         assert seconds[stem] == pytest.approx(expected, rel=1e-9), stem
+
+
+def test_calibration_times_real_work_of_each_kind(smoke_plan):
+    """One surgery, one baseline and one Lasso task of the smoke plan, calibrated on
+    the CPU: positive, finite seconds, and a baseline costs more at a larger budget."""
+    import dataclasses
+    import math
+
+    from gs.sweep.plan import Calibration, task_seconds
+
+    cal = Calibration("cpu", batch=2)
+    tasks = [t for ts in smoke_plan.values() for t in ts]
+    surgery = next(t for t in tasks if t.method == "surgery")
+    lasso = next(t for t in tasks if t.method == "lasso_dct")
+    dd = next(t for t in tasks if t.method == "deep_decoder")
+    for t in (surgery, lasso, dd):
+        s = task_seconds(t, cal, {})
+        assert math.isfinite(s) and s > 0, t.method
+    bigger = dataclasses.replace(dd, extra={**dd.options, "budget": 0.5})
+    assert task_seconds(bigger, cal, {}) > task_seconds(dd, cal, {})

@@ -213,12 +213,12 @@ class Calibration:
         spec = get_method(task.method)
 
         def at(budget: float) -> Callable[[], object]:
-            t = dataclasses.replace(task, extra={**task.extra, "budget": budget})
+            t = dataclasses.replace(task, extra={**task.options, "budget": budget})
             g = self.generator(task.model) if spec.needs_generator else None
             x, op, y = self._problem(task, m, 1)
             return lambda: spec.fn(g, op, y, t, x, ["calibration"])
 
-        budget = float(task.extra.get("budget", 1.0))
+        budget = float(task.options.get("budget", 1.0))
         lo = min(budget, 0.004)
 
         def measure_per_budget() -> tuple[float, float]:
