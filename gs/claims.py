@@ -48,6 +48,9 @@ class Verdict:
     verdict: str
     numbers: str
     n: int
+    mean: float = math.nan  # the paired difference (dB) and its interval, where one applies
+    low: float = math.nan
+    high: float = math.nan
 
     def line(self) -> str:
         return (f"({self.number}) {self.claim} [{self.scope}]: {self.verdict.upper()} - "
@@ -138,7 +141,7 @@ class Claims:
              what: str) -> None:
         mean, n, lo, hi = mean_ci(gains.tolist())
         self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind),
-                                _fmt(mean, n, lo, hi, what), n))
+                                _fmt(mean, n, lo, hi, what), n, mean, lo, hi))
 
     def _families(self) -> list[str]:
         return [f for f in self.p.models if f in self.cuts]
@@ -283,3 +286,38 @@ def likely_reason(v: Verdict, profile: Profile) -> str:
     if profile.name != "paper" and v.verdict == FAILS:
         reasons.append(OFFLINE_LIMITS)
     return "; ".join(reasons) or "see the numbers"
+
+
+VERDICT_COLORS = {HOLDS: "#27ae60", FAILS: "#c0392b", NOT_SHOWN: "#7f8c8d"}
+
+
+def figure(verdicts: Sequence[Verdict], title: str = ""):
+    """A forest plot of the paired differences (claims 1, 2, 3, 5, 7): one row per claim
+    and scope, the mean and its 95 % interval in dB, coloured by verdict."""
+    import matplotlib.pyplot as plt
+
+    rows = [v for v in verdicts if v.n > 0 and not math.isnan(v.mean)]
+    fig, ax = plt.subplots(figsize=(9.0, 0.28 * len(rows) + 1.4), layout="constrained")
+    if not rows:  # an empty store: say so on the figure
+        ax.text(0.5, 0.5, "no paired runs in this store yet: run notebooks 02-08 first",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=9)
+        return fig
+    for i, v in enumerate(rows):
+        y = len(rows) - 1 - i
+        color = VERDICT_COLORS[v.verdict]
+        if not math.isnan(v.low):
+            ax.plot([v.low, v.high], [y, y], color=color, lw=2)
+        ax.plot([v.mean], [y], "o", color=color, ms=5)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"({v.number}) {v.claim.removeprefix('surgery ')} [{v.scope}], n={v.n}"
+                        for v in rows][::-1], fontsize=7)
+    ax.set_xlabel("paired PSNR difference, dB (mean and 95% CI over images)")
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=k)
+               for k, c in VERDICT_COLORS.items()]
+    ax.legend(handles=handles, fontsize=7, loc="best")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
