@@ -89,12 +89,12 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
         cuts = {f: c.cut for f, c in chosen_cuts(profile, store, families).items()}
     else:
         cuts = {f: model_info(profile.models[f])[1] for f in families}
+    from gs.figures.curves import baseline_config
+    from gs.figures.studies import zero_error_config
+
     sets = (profile.in_dist, profile.ood)
-    reduced = profile.baseline_budget < 1
-    p04 = dataclasses.replace(profile, n_test=min(profile.n_test, 3) if reduced
-                              else profile.n_test,
-                              ratios=profile.ratios[1::2] if reduced else profile.ratios)
-    p07 = dataclasses.replace(profile, n_test=min(profile.n_test, 3))
+    p04, sets04 = baseline_config(profile)  # the notebooks' own sizing of 04 and 07
+    p07 = zero_error_config(profile)
     out: dict[str, list[Task]] = {}
     with _planning():
         out["02_cut_selection"] = [t for f in families for t in cut_sweep_grid(profile, f)]
@@ -103,7 +103,7 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
             for t in cs_grid(profile, families=[f], image_set=s,
                              methods=("surgery", "lasso_dct"), cuts=(0, cuts[f]))]
         out["04_baselines"] = [
-            t for f in families for s in (sets[:1] if reduced else sets)
+            t for f in families for s in sets04
             for methods, c in ((("surgery",), (0, cuts[f])),
                                (("iagan", "mgan", "deep_decoder"), None))
             for t in cs_grid(p04, families=[f], image_set=s, methods=methods, cuts=c)]
