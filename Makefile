@@ -26,8 +26,11 @@ $(STAMP): requirements.txt pyproject.toml
 reproduce: venv
 	$(PY) -m gs.notebooks --profile $(PROFILE)
 
+# Two workers of one thread each: the smoke notebooks (one worker, in order: they share a
+# store) beside the paper rehearsal and the unit tests (pytest-xdist groups). Then nbval
+# re-executes the executed smoke notebooks and compares their outputs.
 test: venv
-	$(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly $(SMOKE_OUT)
 
 unit: venv

@@ -25,6 +25,11 @@ from gs.notebooks import (
 
 NOTEBOOKS = notebook_paths()
 SMOKE_DIR = NOTEBOOK_OUTPUT_DIR / "smoke"
+#: Cheaper than the smoke defaults where the BEGAN, the slowest model, would only repeat
+#: a code path: the rehearsal (tests/test_paper.py) runs 08's studies and 09's auto cut
+#: with the 128-px BEGAN.
+SMOKE_PARAMS = {"08_supplement": {"study_family": "dcgan"},
+                "09_auto_cut": {"families": ["dcgan", "vae"]}}
 
 
 @pytest.fixture(scope="session")
@@ -89,9 +94,10 @@ def test_tracked_notebook_has_parameters_cell_and_no_outputs(path: Path):
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group("smoke-notebooks")  # one worker, in order: they share one store
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_profile(path: Path, tmp_path: Path, smoke_store: Path):
-    params = {"out_dir": str(tmp_path)}
+    params = {"out_dir": str(tmp_path), **SMOKE_PARAMS.get(path.stem, {})}
     if "store_path" in _parameter_names(path):
         params["store_path"] = str(smoke_store)
     out = run_notebook(path, "smoke", parameters=params, output_dir=SMOKE_DIR)
