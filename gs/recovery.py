@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from gs.metrics import psnr as psnr_fn
-from gs.operators import Operator
+from gs.operators import Operator, OperatorGroup
 from gs.optim import OPTIMIZERS, check_positive, minimize
 
 
@@ -140,19 +140,51 @@ def measurement_mse(ax: Tensor, y: Tensor) -> Tensor:
     return (ax - y).pow(2).flatten(1).mean(1)
 
 
+def measurement_losses(operator: Operator, x: Tensor, y: Tensor, index: Tensor,
+                       width: int | None, parts: list[tuple[int, Tensor]] | None = None
+                       ) -> Tensor:
+    """:func:`measurement_mse` of ``A x`` against ``y[index]`` for every row of
+    ``x: (P, 3, H, W)`` (``index: (P,)`` its image), the operator applied in lanes.
+
+    For an :class:`~gs.operators.OperatorGroup` each operator is applied, in lanes of its
+    own, to the rows of its images only (``parts``: ``operator.partition(index)``, computed
+    here when None) and scored against its images' own entries of the padded ``y``; the
+    losses are scattered back. So a row's loss is the one its operator alone gives, bit
+    for bit, whatever the other operators of the group are.
+    """
+    if not isinstance(operator, OperatorGroup):
+        def lane(v: Tensor, i: Tensor) -> Tensor:
+            return measurement_mse(operator.A(v, index=i), y[i])
+
+        return in_lanes(lane, x, index, width=width)
+    if parts is None:
+        parts = operator.partition(index)
+    losses, order = [], []
+    for k, rows in parts:
+        op, size = operator.ops[k], operator.sizes[k]
+
+        def lane(v: Tensor, i: Tensor, op=op, size=size) -> Tensor:
+            return measurement_mse(op.A(v).flatten(1), y[i, :size])
+
+        losses.append(in_lanes(lane, x[rows], index[rows], width=width))
+        order.append(rows)
+    order = torch.cat(order)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order), device=order.device)
+    return torch.cat(losses)[inverse]
+
+
 @torch.no_grad()
 def clamped_losses(operator: Operator, images: Tensor, y: Tensor, index: Tensor,
                    width: int | None | str = "auto") -> Tensor:
     """``mean((A clamp(x, 0, 1) - y[index])^2)`` for every output ``images: (P, 3, H, W)``
     against the measurements of its image ``index: (P,)``, in lanes (``"auto"``:
-    :func:`default_lane_width`): what picks the best restart and what a record stores."""
+    :func:`default_lane_width`): what picks the best restart and what a record stores.
+    For an operator group, each image's own operator and entries
+    (:func:`measurement_losses`)."""
     if width == "auto":
         width = default_lane_width(images.device)
-
-    def lane(x: Tensor, i: Tensor) -> Tensor:
-        return measurement_mse(operator.A(x.clamp(0, 1), index=i), y[i])
-
-    return in_lanes(lane, images, index, width=width)
+    return measurement_losses(operator, images.clamp(0, 1), y, index, width)
 
 
 def problems_per_chunk(
@@ -267,8 +299,12 @@ def recover(
         generator: a block generator (``g(latents, cut=c)`` -> ``(B, 3, H, W)``). It is
             put in eval mode with frozen weights for the call and restored afterwards
             (:func:`frozen`); its device and dtype decide where everything runs.
-        operator: the forward model, on the generator's device.
-        y: ``(B, *operator.meas_shape)`` measurements (from ``operator.measure``).
+        operator: the forward model, on the generator's device; an
+            :class:`~gs.operators.OperatorGroup` gives each image its own operator (e.g.
+            images of several m or seeds in one recovery; each problem's loss is the one
+            its operator alone gives, see :func:`measurement_losses`).
+        y: ``(B, *operator.meas_shape)`` measurements (from ``operator.measure``; for a
+            group, each image's own, padded by :meth:`~gs.operators.OperatorGroup.pad`).
         cut: cut index c.
         restarts: R random restarts per image.
         steps, lr, optimizer: outer steps (L-BFGS ``.step`` calls of up to 20 iterations,
@@ -402,8 +438,18 @@ def recover(
             z = [t[lo:hi].clone().requires_grad_(True) for t in z0]
             idx = torch.arange(lo, hi, device=device) // R
 
-            def loss_fn(z=z, idx=idx) -> Tensor:
-                return in_lanes(mse, idx, *z, width=lanes)
+            if isinstance(operator, OperatorGroup):
+                # the generator in lanes over all problems, each operator in lanes over
+                # its own problems (rows found once per chunk, not per evaluation)
+                parts = operator.partition(idx)
+
+                def loss_fn(z=z, idx=idx, parts=parts) -> Tensor:
+                    return measurement_losses(operator, in_lanes(render, *z, width=lanes), y,
+                                              idx, lanes, parts)
+            else:
+
+                def loss_fn(z=z, idx=idx) -> Tensor:
+                    return in_lanes(mse, idx, *z, width=lanes)
 
             def callback(k, losses):
                 if bar is not None:

@@ -211,3 +211,102 @@ def test_state_dict_roundtrip(name, kw):
     assert torch.equal(a.A(x), b.A(x))
 
 
+
+
+# ------------------------------------------------------------------ operator groups
+GROUPABLE = [("cs", [{"m": 40}, {"m": 100}, {"m": 7}]), ("cs_fast", [{"m": 40}, {"m": 150}]),
+             ("inpainting", [{"fraction": 0.1}, {"fraction": 0.5}])]
+
+
+@pytest.mark.parametrize(("name", "kws"), GROUPABLE, ids=[g[0] for g in GROUPABLE])
+@pytest.mark.parametrize("width", [8, None], ids=["lanes", "no-lanes"])
+def test_group_loss_is_each_operators_own_bit_for_bit(name, kws, width):
+    """Problems of several operators in one batch (2 restarts of 5 images, lanes that
+    straddle operators): each problem's loss equals, bit for bit, the loss the recovery
+    computes for its operator alone (same lane width), and the padding never enters it."""
+    from gs.operators import OperatorGroup
+    from gs.recovery import clamped_losses, measurement_losses
+
+    ops = [build(name, kw, "cpu", seed=k + 1) for k, kw in enumerate(kws)]
+    owner = [k % len(ops) for k in (0, 1, 1, 2, 0)]
+    group = OperatorGroup(ops, owner)
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(5, *SHAPE, generator=g)
+    y = group.pad([ops[owner[b]].measure(truth[b : b + 1], generator=g) for b in range(5)])
+    index = torch.arange(10) // 2  # problem p is image p // 2
+    x = torch.rand(10, *SHAPE, generator=g) * 1.2 - 0.1
+    got = measurement_losses(group, x, y, index, width)
+    clamped = clamped_losses(group, x, y, index, width)
+    for k, op in enumerate(ops):
+        rows = torch.tensor([p for p in range(10) if owner[p // 2] == k])
+        images = sorted({p // 2 for p in rows.tolist()})
+        y_k = torch.cat([group.unpad(y, b)[None] for b in images])
+        local = torch.tensor([images.index(p // 2) for p in rows.tolist()])
+        alone = measurement_losses(op, x[rows], y_k, local, width)
+        assert torch.equal(got[rows], alone)
+        assert torch.equal(clamped[rows], clamped_losses(op, x[rows], y_k, local, width))
+        torch.testing.assert_close(alone, (op.A(x[rows]) - y_k[local]).pow(2).flatten(1).mean(1))
+        # A: each image by its own operator, zero-padded
+        ax = group.A(x, index)[rows]
+        size = math.prod(op.meas_shape)
+        assert torch.equal(ax[:, :size], op.A(x[rows]).flatten(1)) and not ax[:, size:].any()
+    v = torch.randn(10, *group.meas_shape, dtype=torch.float64, generator=g)
+    for p in range(10):
+        v[p, math.prod(ops[owner[p // 2]].meas_shape):] = 0
+    xd = x.double()
+    gd = OperatorGroup([op.double() for op in ops], owner)
+    lhs = (gd.A(xd, index) * v).sum()
+    rhs = (xd * gd.A_adjoint(v, index)).sum()
+    torch.testing.assert_close(lhs, rhs)
+
+
+def test_group_pad_unpad_measure_and_m():
+    from gs.operators import OperatorGroup
+
+    ops = [build("cs", {"m": m}, "cpu", seed=m) for m in (30, 60)]
+    group = OperatorGroup(ops, torch.tensor([1, 0, 1]))
+    assert group.meas_shape == (60,) and group.m == 60 and group.images == 3
+    assert [group.m_of(b) for b in range(3)] == [60, 30, 60]
+    assert group.operator_of(1) is ops[0]
+    x = torch.rand(3, *SHAPE, generator=torch.Generator().manual_seed(0))
+    y = group.measure(x, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    for b in range(3):  # each image by its own operator, one after another
+        assert torch.equal(group.unpad(y, b), group.operator_of(b).measure(x[b : b + 1], g)[0])
+    assert torch.equal(group.check_measurements(y), y)
+    assert [k for k, _ in group.partition()] == [0, 1]
+
+
+def test_group_bad_inputs_fail_clearly():
+    from gs.operators import OperatorGroup
+
+    cs = build("cs", {"m": 40}, "cpu")
+    with pytest.raises(ValueError, match="one size"):
+        OperatorGroup([cs, make_operator("cs", (3, 8, 8), m=40)], [0, 1])
+    with pytest.raises(ValueError, match="one type"):
+        OperatorGroup([cs, build("cs_fast", {"m": 40}, "cpu")], [0, 1])
+    with pytest.raises(ValueError, match="one device and dtype"):
+        OperatorGroup([cs, build("cs", {"m": 20}, "cpu").double()], [0, 1])
+    with pytest.raises(ValueError, match="per_image"):
+        OperatorGroup([build("cs", {"m": 40, "per_image": 2}, "cpu")], [0])
+    with pytest.raises(ValueError, match="owner must name operators 0..1"):
+        OperatorGroup([cs, build("cs", {"m": 20}, "cpu")], [0, 2])
+    with pytest.raises(ValueError, match="at least one operator"):
+        OperatorGroup([], [0])
+    with pytest.raises(TypeError, match="holds operators"):
+        OperatorGroup([cs, "cs"], [0, 1])
+    group = OperatorGroup([cs, build("cs", {"m": 20}, "cpu")], [0, 1])
+    with pytest.raises(ValueError, match="measures 2 images, got 3"):
+        group.pad([torch.zeros(40), torch.zeros(20), torch.zeros(20)])
+    with pytest.raises(ValueError, match="image 1 has 40 measurement entries"):
+        group.pad([torch.zeros(40), torch.zeros(40)])
+    bad = torch.zeros(2, 40)
+    bad[1, 30] = 1.0  # beyond image 1's 20 entries
+    with pytest.raises(ValueError, match="not zero beyond"):
+        group.check_measurements(bad)
+    with pytest.raises(ValueError, match="measures 2 images but y holds 3"):
+        group.check_measurements(torch.zeros(3, 40))
+    with pytest.raises(ValueError, match="different noise levels"):
+        _ = group.noise_std
+    with pytest.raises(TypeError, match="cannot be subset"):
+        group.subset(torch.tensor([0]))

@@ -220,7 +220,8 @@ def test_real_sweep_writes_one_record_per_task(reference):
     ts, df = reference
     assert len(df) == len(ts) and list(df.key) == [t.key for t in ts]
     assert np.isfinite(df.psnr).all() and np.isfinite(df.ssim).all()
-    assert (df.loss > 0).all() and (df.batch_size == 3).all() and (df.device == "cpu").all()
+    # surgery batches across m: both ratios' 3 images ran as one batch of 6
+    assert (df.loss > 0).all() and (df.batch_size == 6).all() and (df.device == "cpu").all()
     assert set(df.cut) == {4} and set(df.m) == {100, 200}
 
 
@@ -459,6 +460,50 @@ def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
         for col in ("psnr", "ssim", "loss"):
             assert rec[col] == ref[col], (col, len(batch))
         assert torch.equal(image, ref_image)
+
+
+def test_batches_across_configurations():
+    """Surgery batches across m and seed, reinit across m only (its seed re-draws the
+    generator), the baselines not at all; max_batch and max_operators split batches,
+    keeping each (m, seed) together."""
+    ts = real_tasks(m=(100, 200, 300), seed=[0, 1])
+    assert [len(b) for b in E.batches(ts)] == [18]
+    for kw, sizes in (({"max_operators": 2}, [6, 6, 6]), ({"max_operators": 4}, [12, 6]),
+                      ({"max_batch": 4}, [4, 4, 4, 4, 2])):
+        bs = E.batches(ts, **kw)
+        assert [len(b) for b in bs] == sizes, kw
+        assert sorted(t.key for b in bs for t in b) == sorted(t.key for t in ts)
+    assert [len({(t.m, t.seed) for t in b}) for b in E.batches(ts, max_operators=4)] == [4, 2]
+    reinit = real_tasks(m=(100, 200), seed=[0, 1], method="reinit")
+    assert sorted({t.seed for t in b}.pop() for b in E.batches(reinit)) == [0, 1]
+    assert [len(b) for b in E.batches(reinit)] == [6, 6]
+    iagan = real_tasks(m=(100, 200), method="iagan", cut=0)
+    assert all(len(b) == 1 for b in E.batches(iagan))
+    with pytest.raises(ValueError, match="max_operators"):
+        E.batches(ts, max_operators=0)
+    with pytest.raises(ValueError, match="differ only in their image, m, seed"):
+        E.runner._check_batch([ts[0], dataclasses.replace(ts[0], cut=1)])
+    with pytest.raises(ValueError, match="batch_across must be a subset"):
+        MethodSpec(name="x", fn=print, label="x", color="#000000", batch_across=("cut",))
+
+
+@needs_dcgan
+def test_a_batch_across_m_and_seed_gives_each_task_its_own_record():
+    """Two images x three m x two seeds run as ONE recovery give, record by record (PSNR,
+    SSIM, loss, ratio, noise, image), what each (m, seed) gives in a batch of its own."""
+    ts = real_tasks(images=IMAGES[:2], m=(100, 200, 300), seed=[0, 1], cut=1)
+    (batch,) = E.batches(ts)
+    recs, images = E.runner._run(batch, "cpu")
+    assert {r["batch_size"] for r in recs} == {12}
+    together = {r["key"]: (r, im) for r, im in zip(recs, images, strict=True)}
+    for m in (100, 200, 300):
+        for seed in (0, 1):
+            alone = [t for t in ts if t.m == m and t.seed == seed]
+            for r, image in zip(*E.runner._run(alone, "cpu"), strict=True):
+                rec, im = together[r["key"]]
+                for col in ("psnr", "ssim", "loss", "ratio", "noise_std", "n", "diverged"):
+                    assert rec[col] == r[col], (col, m, seed)
+                assert torch.equal(im, image)
 
 
 def test_surgery_rejects_options_it_does_not_take():

@@ -29,6 +29,10 @@ import torch
 
 from gs.sweep.tasks import Task, stable_seed
 
+#: Task fields a batch may mix (:attr:`MethodSpec.batch_across`): each ``(m, seed)``
+#: gets its own operator, built as for a batch of its own.
+BATCH_ACROSS = ("m", "seed")
+
 #: Cut policies: ``"swept"`` runs at the cuts the grid asks for (default: 0 and the
 #: model's paper cut); ``"at_cut"`` at the grid's cuts (default: the paper cut);
 #: ``"paper"`` always at the model's paper cut; an int, always at that cut.
@@ -59,6 +63,12 @@ class MethodSpec:
         restarts: a fixed number of restarts (None: the profile's).
         batch_invariant: on the CPU, a task's record does not depend on the other images
             of its batch (tested). Methods that cannot promise it run one image per batch.
+        batch_across: Task fields besides the image that may differ within one batch, a
+            subset of :data:`BATCH_ACROSS` (``("m", "seed")``): the sweep then runs tasks
+            of several configurations as one batch, with an
+            :class:`~gs.operators.OperatorGroup` (one operator per ``(m, seed)``) and y
+            padded, and calls ``fn(..., tasks=tasks)`` with the batch's tasks (``task`` is
+            the first). Records stay those of each configuration run alone (tested).
     """
 
     name: str
@@ -71,11 +81,18 @@ class MethodSpec:
     convex: bool = False
     restarts: int | None = None
     batch_invariant: bool = True
+    batch_across: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not (isinstance(self.cut, int) or self.cut in CUT_POLICIES):
             raise ValueError(f"method {self.name!r}: cut must be an int or one of "
                              f"{CUT_POLICIES}, got {self.cut!r}")
+        if not set(self.batch_across) <= set(BATCH_ACROSS):
+            raise ValueError(f"method {self.name!r}: batch_across must be a subset of "
+                             f"{BATCH_ACROSS}, got {self.batch_across!r}")
+        if self.batch_across and not self.batch_invariant:
+            raise ValueError(f"method {self.name!r}: only batch-invariant methods can batch "
+                             "across configurations")
 
     def cuts(self, paper_cut: int, asked: tuple[int, ...] | None = None) -> tuple[int, ...]:
         """The cuts this method runs at for a model whose paper cut is ``paper_cut``,
@@ -134,15 +151,17 @@ def series_color(series: str, default: str = "#333333") -> str:
 
 
 # ----------------------------------------------------------------------- surgery
-def init_latents(generator, task: Task, names) -> tuple[torch.Tensor, ...]:
-    """Initial latents ``(B, R, *shape)`` drawn per image from ``(image, seed)``, on the CPU.
+def init_latents(generator, task: Task, names, seeds=None) -> tuple[torch.Tensor, ...]:
+    """Initial latents ``(B, R, *shape)`` drawn per image from ``(image, seed)``, on the CPU
+    (``seeds``: one per image, for a batch across seeds; default ``task.seed`` for all).
 
     Image b's init does not depend on the other images of its batch (nor on m).
     """
     opts = task.options
     per_image = []
-    for name in names:
-        rng = torch.Generator().manual_seed(stable_seed("init", name, task.seed))
+    seeds = [task.seed] * len(names) if seeds is None else list(seeds)
+    for name, seed in zip(names, seeds, strict=True):
+        rng = torch.Generator().manual_seed(stable_seed("init", name, seed))
         per_image.append(generator.sample_latents(
             task.restarts, task.cut, init=task.init, limit=opts.get("init_limit", 1.0),
             generator=rng, device="cpu"))
@@ -153,7 +172,7 @@ def init_latents(generator, task: Task, names) -> tuple[torch.Tensor, ...]:
 SURGERY_OPTIONS = ("optimizer", "chunk_size", "optimizer_options", "keep_best", "init_limit")
 
 
-def _surgery(generator, operator, y, task: Task, x_true, names):
+def _surgery(generator, operator, y, task: Task, x_true, names, tasks=None):
     from gs.recovery import recover
 
     opts = task.options
@@ -169,25 +188,30 @@ def _surgery(generator, operator, y, task: Task, x_true, names):
     return recover(
         generator, operator, y, task.cut, restarts=task.restarts, steps=task.steps,
         lr=task.lr, optimizer=opts.get("optimizer", "lbfgs"),
-        init_latents=init_latents(generator, task, names), x_true=x_true,
+        init_latents=init_latents(generator, task, names,
+                                  seeds=None if tasks is None else [t.seed for t in tasks]),
+        x_true=x_true,
         chunk_size=opts.get("chunk_size"), optimizer_options=opts.get("optimizer_options"),
         keep_best=opts.get("keep_best", True),
     )
 
 
-@register_method("surgery", label="With Surgery", color="#c0392b", cut="swept")
-def method_surgery(generator, operator, y, task: Task, x_true, names=()):
+@register_method("surgery", label="With Surgery", color="#c0392b", cut="swept",
+                 batch_across=("m", "seed"))
+def method_surgery(generator, operator, y, task: Task, x_true, names=(), tasks=None):
     """Generator surgery at ``task.cut`` (cut 0: the uncut generator, CSGM)."""
-    return _surgery(generator, operator, y, task, x_true, names)
+    return _surgery(generator, operator, y, task, x_true, names, tasks)
 
 
-@register_method("reinit", label="Surgery, re-initialised", color="#e67e22", cut="at_cut")
-def method_reinit(generator, operator, y, task: Task, x_true, names=()):
+# the seed also re-draws the kept blocks: one generator per batch, so batches mix m only
+@register_method("reinit", label="Surgery, re-initialised", color="#e67e22", cut="at_cut",
+                 batch_across=("m",))
+def method_reinit(generator, operator, y, task: Task, x_true, names=(), tasks=None):
     """Surgery with the kept blocks re-initialised (seeded by ``task.seed``)."""
     from gs.surgery import reinitialize
 
     g = reinitialize(generator, task.cut, torch.Generator().manual_seed(task.seed))
-    return _surgery(g, operator, y, task, x_true, names)
+    return _surgery(g, operator, y, task, x_true, names, tasks)
 
 
 # --------------------------------------------------------------------- baselines

@@ -7,7 +7,12 @@
 2. groups the rest into batches: tasks that differ only in ``image`` form one batch and
    go through ONE call of their method (images x restarts batched); methods that cannot
    promise batch invariance (:attr:`~gs.sweep.methods.MethodSpec.batch_invariant`) get
-   one image per batch;
+   one image per batch. Methods that batch across configurations
+   (:attr:`~gs.sweep.methods.MethodSpec.batch_across`: surgery, no surgery and, across
+   m only, reinit) also put tasks of different ``m`` and ``seed`` in one batch (at most
+   :data:`MAX_OPERATORS` operators): one recovery for all, each image measured by its own
+   operator (:class:`~gs.operators.OperatorGroup`), each record that of its
+   configuration run alone;
 3. runs the batches (:func:`run_batch`) in-process or on any
    :class:`concurrent.futures.Executor`, and writes each batch's records to the store as
    soon as it finishes (one transaction per batch).
@@ -43,7 +48,7 @@ from torch import Tensor
 import gs
 from gs.metrics import psnr as psnr_fn
 from gs.metrics import ssim as ssim_fn
-from gs.operators import make_operator
+from gs.operators import Operator, OperatorGroup, make_operator
 from gs.profiles import resolve_device
 from gs.recovery import clamped_losses, default_lane_width
 from gs.sweep.images import load_images
@@ -61,21 +66,61 @@ class NonFiniteResult(RuntimeError):
     with nothing finite to fall back on): a failure, never a record."""
 
 
-def batches(tasks: Iterable[Task], max_batch: int | None = None) -> list[list[Task]]:
-    """Group tasks that differ only in ``image`` (in first-seen order); split groups into
-    chunks of at most ``max_batch`` images (1 for methods that are not batch-invariant)."""
-    if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int)
-                                  or max_batch < 1):
+#: A batch across configurations holds at most this many operators (one per
+#: ``(m, seed)``); a dense Gaussian one costs ``4 n m`` bytes (0.3 GB at 64 px, m = 6000).
+MAX_OPERATORS = 8
+
+
+def batch_key(task: Task) -> tuple:
+    """What the tasks of one batch share: everything but the image and the fields its
+    method batches across (:attr:`~gs.sweep.methods.MethodSpec.batch_across`)."""
+    return task.batch_key(across=get_method(task.method).batch_across)
+
+
+def _operator_key(task: Task) -> tuple:
+    """Tasks with equal operator keys share their operator (see :func:`measurements`)."""
+    return (task.m, task.seed)
+
+
+def batches(tasks: Iterable[Task], max_batch: int | None = None,
+            max_operators: int = MAX_OPERATORS) -> list[list[Task]]:
+    """Group tasks with equal :func:`batch_key` (in first-seen order): tasks that differ
+    only in ``image``, or also in ``m`` and ``seed`` for methods that batch across them;
+    split groups into chunks of at most ``max_batch`` tasks (1 for methods that are not
+    batch-invariant) and ``max_operators`` distinct ``(m, seed)``. Within a group the
+    tasks of one ``(m, seed)`` stay together, in first-seen order."""
+    def bad(v) -> bool:
+        return isinstance(v, bool) or not isinstance(v, int) or v < 1
+
+    if max_batch is not None and bad(max_batch):
         raise ValueError(f"max_batch must be an int >= 1 or None, got {max_batch!r}")
+    if bad(max_operators):
+        raise ValueError(f"max_operators must be an int >= 1, got {max_operators!r}")
     groups: dict[tuple, list[Task]] = {}
     for t in tasks:
-        groups.setdefault(t.batch_key(), []).append(t)
-    out = []
+        groups.setdefault(batch_key(t), []).append(t)
+    out: list[list[Task]] = []
     for group in groups.values():
+        spec = get_method(group[0].method)
         step = max_batch or len(group)
-        if not get_method(group[0].method).batch_invariant:
+        if not spec.batch_invariant:
             step = 1
-        out += [group[i : i + step] for i in range(0, len(group), step)]
+        if not spec.batch_across:
+            out += [group[i : i + step] for i in range(0, len(group), step)]
+            continue
+        configs: dict[tuple, list[Task]] = {}
+        for t in group:
+            configs.setdefault(_operator_key(t), []).append(t)
+        batch: list[Task] = []
+        ops: set[tuple] = set()
+        for key, ts in configs.items():
+            for t in ts:
+                if len(batch) == step or (key not in ops and len(ops) == max_operators):
+                    out.append(batch)
+                    batch, ops = [], set()
+                batch.append(t)
+                ops.add(key)
+        out.append(batch)
     return out
 
 
@@ -106,13 +151,40 @@ def measurements(task: Task, x: Tensor, names: Sequence[str], device: str = "cpu
     return op, torch.cat(ys)
 
 
+def batch_measurements(tasks: Sequence[Task], x: Tensor, device: str = "cpu"
+                       ) -> tuple[Operator, Tensor]:
+    """The operator of a batch and the measurements ``y: (B, *meas_shape)`` of its images
+    ``x`` (one per task).
+
+    Tasks of one ``(m, seed)``: :func:`measurements`. Several: an
+    :class:`~gs.operators.OperatorGroup` of one operator per ``(m, seed)`` (first-seen
+    order), each with the images of its tasks measured by :func:`measurements` (so the
+    same A and the same noise as in a batch of its own), and ``y`` padded.
+    """
+    names = [t.image for t in tasks]
+    keys = list(dict.fromkeys(_operator_key(t) for t in tasks))
+    if len(keys) == 1:
+        return measurements(tasks[0], x, names, device)
+    ops, ys = [], [None] * len(tasks)
+    for key in keys:
+        rows = [b for b, t in enumerate(tasks) if _operator_key(t) == key]
+        op, y = measurements(tasks[rows[0]], x[rows], [names[b] for b in rows], device)
+        ops.append(op)
+        for r, b in enumerate(rows):
+            ys[b] = y[r]
+    group = OperatorGroup(ops, [keys.index(_operator_key(t)) for t in tasks])
+    return group, group.pad(ys)
+
+
 def _check_batch(tasks: Sequence[Task]) -> None:
     if not tasks:
         raise ValueError("a batch needs at least one task")
-    if len({t.batch_key() for t in tasks}) != 1:
-        raise ValueError("the tasks of a batch must differ only in their image")
-    if len({t.image for t in tasks}) != len(tasks):
-        raise ValueError("a batch names the same image twice")
+    if len({batch_key(t) for t in tasks}) != 1:
+        across = get_method(tasks[0].method).batch_across
+        raise ValueError("the tasks of a batch must differ only in their image"
+                         + "".join(f", {f}" for f in across))
+    if len({t.key for t in tasks}) != len(tasks):
+        raise ValueError("a batch names the same task twice")
 
 
 def _per_image(fn, *tensors: Tensor) -> Tensor:
@@ -127,13 +199,14 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
     device = resolve_device(device)
     names = [t.image for t in tasks]
     x = load_images(task.image_set, task.split, task.image_size, names).images.to(device)
-    op, y = measurements(task, x, names, device)
+    op, y = batch_measurements(tasks, x, device)
     generator = prepared_generator(task.model, device) if spec.needs_generator else None
     if generator is not None and generator.image_size != task.image_size:
         raise ValueError(f"model {task.model!r} makes {generator.image_size} px images but the "
                          f"task asks for {task.image_size} px")
     t0 = time.perf_counter()
-    result = spec.fn(generator, op, y, task, x, names)
+    across = {"tasks": list(tasks)} if spec.batch_across else {}
+    result = spec.fn(generator, op, y, task, x, names, **across)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -146,8 +219,10 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
     info = getattr(result, "info", {}) or {}
     diverged = info.get("diverged")
     details = info.get("details")  # per image, method-specific (JSON in the record)
+    grouped = isinstance(op, OperatorGroup)
+    ops = [op.operator_of(b) if grouped else op for b in range(len(tasks))]
     common = dict(
-        n=op.n, ratio=op.m / op.n, noise_std=float(op.noise_std), batch_seconds=seconds,
+        batch_seconds=seconds,
         batch_size=len(tasks), seconds=seconds / len(tasks), device=str(device),
         gs_version=gs.__version__, torch_version=torch.__version__,
         timestamp=datetime.now(UTC).isoformat(timespec="seconds"), hostname=socket.gethostname(),
@@ -155,7 +230,8 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
         batch_invariant=int(spec.batch_invariant and lanes is not None),
     )
     records = [
-        {"key": t.key, **t.config(), **common, "psnr": float(psnr[b]), "ssim": float(ssim[b]),
+        {"key": t.key, **t.config(), **common, "n": ops[b].n, "ratio": ops[b].m / ops[b].n,
+         "noise_std": float(ops[b].noise_std), "psnr": float(psnr[b]), "ssim": float(ssim[b]),
          "loss": float(loss[b]),
          "diverged": None if diverged is None else int(diverged[b].sum()),
          "details": None if details is None else json.dumps(details[b], sort_keys=True)}
@@ -174,7 +250,7 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
 
 def run_batch(tasks: Sequence[Task], device: str = "auto",
               keep_images: bool = False) -> list[dict]:
-    """Run one batch (tasks differing only in ``image``) and return one record per task.
+    """Run one batch (tasks with one :func:`batch_key`) and return one record per task.
 
     Module-level and picklable, so executors can run it in worker processes. The
     generator and the images are cached per process. A record is the task's config plus
@@ -229,7 +305,9 @@ def run_sweep(
         executor: any :class:`concurrent.futures.Executor` (threads, processes, dask's
             ``client.get_executor()``, submitit); None runs the batches here, one by one.
         device: where the batches run (``"auto"``: CUDA when the worker has it).
-        max_batch: at most this many images per batch (memory); default all.
+        max_batch: at most this many tasks per batch (memory); default all (of one
+            configuration, or of :data:`MAX_OPERATORS` for methods that batch across
+            configurations).
         progress: a tqdm bar over batches.
         keep_images: also store each recovered image (8-bit PNG, see
             :meth:`ResultsStore.images`), e.g. for qualitative figures; a task stored

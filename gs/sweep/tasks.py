@@ -161,9 +161,11 @@ class Task:
                           sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(text.encode()).hexdigest()
 
-    def batch_key(self) -> tuple:
-        """Everything but the image: tasks with equal batch keys run as one batch."""
-        return tuple(v for k, v in self.config().items() if k != "image")
+    def batch_key(self, across: tuple[str, ...] = ()) -> tuple:
+        """Everything but the image (and the fields ``across``): tasks with equal batch
+        keys may run as one batch (see :attr:`gs.sweep.methods.MethodSpec.batch_across`)."""
+        skip = {"image", *across}
+        return tuple(v for k, v in self.config().items() if k not in skip)
 
 
 TASK_FIELDS = tuple(f.name for f in dataclasses.fields(Task))
