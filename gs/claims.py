@@ -293,31 +293,53 @@ VERDICT_COLORS = {HOLDS: "#27ae60", FAILS: "#c0392b", NOT_SHOWN: "#7f8c8d"}
 
 def figure(verdicts: Sequence[Verdict], title: str = ""):
     """A forest plot of the paired differences (claims 1, 2, 3, 5, 7): one row per claim
-    and scope, the mean and its 95 % interval in dB, coloured by verdict."""
+    and scope, the mean and its 95 % interval in dB, coloured by verdict. In talk style
+    (:func:`gs.plotting.set_style`) it fills the 16:9 frame, its text as large as the rows
+    allow and the legend below the axes."""
     import matplotlib.pyplot as plt
 
+    from gs import plotting
+
+    s = plotting.style()
+    talk = s["name"] == "talk"
     rows = [v for v in verdicts if v.n > 0 and not math.isnan(v.mean)]
-    fig, ax = plt.subplots(figsize=(9.0, 0.28 * len(rows) + 1.4), layout="constrained")
+    size = (s["double"], s["height"]) if talk else (9.0, 0.28 * len(rows) + 1.4)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    # talk: as large as the rows allow in the frame (at most 0.75 of the base font)
+    label = min(s["font"] * 0.75, 0.62 * (s["height"] - 2.2) * 72 / max(len(rows), 1)) \
+        if talk else 7
+    title_size = s["font"] * 0.8 if talk else 9
     if not rows:  # an empty store: say so on the figure
         ax.text(0.5, 0.5, "no paired runs in this store yet: run notebooks 02-08 first",
-                ha="center", va="center", transform=ax.transAxes)
+                ha="center", va="center", transform=ax.transAxes,
+                fontsize=s["font"] if talk else None)
         ax.set_axis_off()
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=title_size)
         return fig
+    lw, ms = (s["line"], s["marker"] * 0.8) if talk else (2, 5)
     for i, v in enumerate(rows):
         y = len(rows) - 1 - i
         color = VERDICT_COLORS[v.verdict]
         if not math.isnan(v.low):
-            ax.plot([v.low, v.high], [y, y], color=color, lw=2)
-        ax.plot([v.mean], [y], "o", color=color, ms=5)
+            ax.plot([v.low, v.high], [y, y], color=color, lw=lw)
+        ax.plot([v.mean], [y], "o", color=color, ms=ms)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"({v.number}) {v.claim.removeprefix('surgery ')} [{v.scope}], n={v.n}"
-                        for v in rows][::-1], fontsize=7)
-    ax.set_xlabel("paired PSNR difference, dB (mean and 95% CI over images)")
-    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=k)
+                        for v in rows][::-1], fontsize=label)
+    if talk:
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("paired PSNR difference, dB (mean and 95% CI over images)",
+                  fontsize=s["font"] * 0.8 if talk else None)
+    if talk:
+        ax.tick_params(axis="x", labelsize=s["font"] * 0.75)
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=lw, ms=ms, label=k)
                for k, c in VERDICT_COLORS.items()]
-    ax.legend(handles=handles, fontsize=7, loc="best")
+    if talk:
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles),
+                   frameon=False, fontsize=s["font"] * 0.75)
+    else:
+        ax.legend(handles=handles, fontsize=7, loc="best")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=title_size)
     return fig

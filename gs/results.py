@@ -7,6 +7,8 @@ figures folder::
                                        time, device, versions (the store's columns)
     figures/<profile>/images.npz       the recovered images the qualitative figures show
                                        (8-bit PNG bytes by task key) and their originals
+    figures/<profile>/samples.npz      the generator samples figures 01 and train show
+                                       (8-bit pixels) with their statistics
 
 so every figure can be redrawn from them without recovering anything
 (``python -m gs.figures``). Commands::
@@ -40,6 +42,7 @@ from gs.sweep.store import COLUMNS, ResultsStore, default_store
 
 TABLE_NAME = "results.csv.gz"
 IMAGES_NAME = "images.npz"
+SAMPLES_NAME = "samples.npz"
 
 
 def _replace(path: Path, data: bytes) -> Path:
@@ -153,6 +156,81 @@ def read_images(path: str | Path) -> tuple[dict[str, bytes], dict[tuple, object]
     return images, truth
 
 
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An ``.npz`` archive of ``arrays`` whose bytes depend on nothing else (the zip
+    entries carry a fixed date; ``np.savez`` stamps the current time)."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            arr = io.BytesIO()
+            np.lib.format.write_array(arr, np.asanyarray(arrays[name]), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+                        arr.getvalue())
+    return buf.getvalue()
+
+
+def write_samples(sheets: Iterable, path: str | Path, merge: bool = True) -> Path:
+    """Write generator samples (:class:`gs.samples.SampleSheet`) into the ``.npz`` archive
+    ``path``: per sheet one PNG of its pixels (cuts as rows, seeds as columns), its
+    statistics as CSV text and its info as JSON. With ``merge``, sheets already in the
+    archive stay unless one of the same kind and model replaces them. The same sheets give
+    the same bytes."""
+    import json
+
+    from gs.sweep import encode_png
+
+    path = Path(path)
+    kept = read_samples(path) if merge and path.is_file() else {}
+    for sheet in sheets:
+        kept[sheet.kind, sheet.model] = sheet
+    arrays = {}
+    for (kind, model), sheet in kept.items():
+        p = sheet.pixels  # (C, S, 3, H, W) -> (3, C*H, S*W)
+        c, s, _, h, w = p.shape
+        tiled = p.permute(2, 0, 3, 1, 4).reshape(3, c * h, s * w)
+        head = f"{kind}|{model}"
+        arrays[f"{head}|pixels"] = np.frombuffer(encode_png(tiled), dtype=np.uint8)
+        arrays[f"{head}|stats"] = np.frombuffer(
+            sheet.stats.to_csv(index=False, lineterminator="\n").encode(), dtype=np.uint8)
+        arrays[f"{head}|info"] = np.frombuffer(json.dumps(
+            {"cuts": list(sheet.cuts), "seeds": list(sheet.seeds), "size": [h, w],
+             **sheet.info}, sort_keys=True).encode(), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _replace(path, _npz_bytes(arrays))
+
+
+def read_samples(path: str | Path) -> dict:
+    """``{(kind, model): SampleSheet}`` from an archive written by :func:`write_samples`;
+    a FileNotFoundError names the archive when there is none."""
+    import json
+
+    from gs.samples import SampleSheet
+    from gs.sweep import decode_png
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no generator samples at {path}: the figures of generator samples (01, train) "
+            "are drawn from it; draw them from the generators once (notebook 01, or "
+            "python -m gs.results export) to write it")
+    out = {}
+    with np.load(path, allow_pickle=False) as archive:
+        heads = sorted({n.rsplit("|", 1)[0] for n in archive.files})
+        for head in heads:
+            kind, model = head.split("|", 1)
+            info = json.loads(archive[f"{head}|info"].tobytes())
+            cuts, seeds, (h, w) = info.pop("cuts"), info.pop("seeds"), info.pop("size")
+            tiled = decode_png(archive[f"{head}|pixels"].tobytes())
+            pixels = tiled.reshape(3, len(cuts), h, len(seeds), w).permute(1, 3, 0, 2, 4)
+            stats = pd.read_csv(io.BytesIO(archive[f"{head}|stats"].tobytes()),
+                                keep_default_na=False, na_values=[""])
+            out[kind, model] = SampleSheet(kind, model, cuts, seeds, pixels.contiguous(),
+                                           stats, info)
+    return out
+
+
 def shown_image_keys(store: ResultsStore, ratio: float) -> list[str]:
     """Keys of the stored images at undersampling ratio ``ratio`` (what the qualitative
     figures show at the profile's ``show_ratio``)."""
@@ -161,9 +239,11 @@ def shown_image_keys(store: ResultsStore, ratio: float) -> list[str]:
 
 
 def export(profile: str, store: ResultsStore | None = None,
-           out_dir: str | Path | None = None) -> list[Path]:
-    """Write ``profile``'s store as ``results.csv.gz`` and the images of its qualitative
-    figures as ``images.npz`` into ``out_dir`` (default ``figures/<profile>/``)."""
+           out_dir: str | Path | None = None, samples: bool = True) -> list[Path]:
+    """Write ``profile``'s store as ``results.csv.gz``, the images of its qualitative
+    figures as ``images.npz`` and (``samples``) the generator samples of figures 01 and
+    ``train`` as ``samples.npz`` (drawn from the generators: a forward pass per sample)
+    into ``out_dir`` (default ``figures/<profile>/``)."""
     from gs.plotting import figures_dir
     from gs.profiles import get_profile
 
@@ -176,6 +256,11 @@ def export(profile: str, store: ResultsStore | None = None,
     keys = shown_image_keys(store, get_profile(profile).show_ratio)
     if keys:
         paths.append(write_images(store, keys, out / IMAGES_NAME))
+    if samples:
+        from gs.figures.images import shipped_sheets
+
+        paths.append(write_samples(shipped_sheets(get_profile(profile)), out / SAMPLES_NAME,
+                                   merge=False))
     return paths
 
 
@@ -284,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     e.add_argument("--store", help="results store (default outputs/results/PROFILE.sqlite)")
     e.add_argument("--out", help="folder (default figures/PROFILE)")
+    e.add_argument("--no-samples", action="store_true",
+                   help="leave samples.npz alone (it is drawn from the generators)")
     s = sub.add_parser("summary", help="print every number the README quotes")
     s.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     s.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
@@ -292,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.store and not Path(args.store).is_file():
             ap.error(f"no results store at {args.store}")
         store = ResultsStore(args.store) if args.store else None
-        for path in export(args.profile, store, args.out):
+        for path in export(args.profile, store, args.out, samples=not args.no_samples):
             print(path)
         return 0
     print(format_tables(summary_tables(args.profile, args.dir)))

@@ -10,6 +10,7 @@ representation error (the image set ``"samples:<zoo entry>"`` of :mod:`gs.sweep`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 import torch
@@ -111,3 +112,52 @@ def sample_statistics(
                 }
             )
     return pd.DataFrame.from_records(records)
+
+
+@dataclass
+class SampleSheet:
+    """Samples of one generator as a figure shows them, kept so that the figure can be
+    redrawn without the generator (``samples.npz`` beside a profile's figures).
+
+    ``pixels``: ``(len(cuts), len(seeds), 3, H, W)`` in [0, 1], 8-bit values (what a PNG
+    holds: the figure shows these); ``stats``: one row per (cut, seed), cut-major, holding
+    the figure's CSV columns computed from the generator's full-precision output;
+    ``info``: text the figure prints (e.g. latent sizes, the weights' sha256). ``kind``
+    names the figure (``"01"``, ``"train"``), ``model`` the zoo entry.
+    """
+
+    kind: str
+    model: str
+    cuts: tuple[int, ...]
+    seeds: tuple[int, ...]
+    pixels: torch.Tensor
+    stats: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.cuts, self.seeds = tuple(map(int, self.cuts)), tuple(map(int, self.seeds))
+        want = (len(self.cuts), len(self.seeds))
+        if tuple(self.pixels.shape[:2]) != want or len(self.stats) != want[0] * want[1]:
+            raise ValueError(f"sample sheet {self.kind}|{self.model}: pixels "
+                             f"{tuple(self.pixels.shape)} and {len(self.stats)} stats rows "
+                             f"do not match {want[0]} cuts x {want[1]} seeds")
+
+    def select(self, cuts: Sequence[int], seeds: Sequence[int]) -> SampleSheet:
+        """The samples at ``cuts`` x ``seeds`` (in that order); a KeyError names what the
+        sheet lacks."""
+        lack = sorted({int(c) for c in cuts} - set(self.cuts))
+        lack_s = sorted({int(s) for s in seeds} - set(self.seeds))
+        if lack or lack_s:
+            raise KeyError(f"no samples of {self.model} at cut(s) {lack} / seed(s) {lack_s} "
+                           f"(it has cuts {list(self.cuts)}, seeds {list(self.seeds)})")
+        ci = [self.cuts.index(int(c)) for c in cuts]
+        si = [self.seeds.index(int(s)) for s in seeds]
+        rows = [i * len(self.seeds) + j for i in ci for j in si]
+        return SampleSheet(self.kind, self.model, tuple(cuts), tuple(seeds),
+                           self.pixels[ci][:, si], self.stats.iloc[rows].reset_index(drop=True),
+                           dict(self.info))
+
+
+def quantise(x: torch.Tensor) -> torch.Tensor:
+    """``x`` clamped to [0, 1] and rounded to 8 bits (what a PNG of it holds)."""
+    return (x.detach().float().clamp(0, 1) * 255).round() / 255

@@ -225,3 +225,164 @@ def test_a_notebooks_docs_page_lists_its_parameters(path):
     missing = [name for name in notebook_parameters(path) if f"| `{name}` |" not in text]
     assert not missing, f"{path.stem}.md does not list the parameters {missing}"
     assert f"notebooks/{path.stem}.md" in (REPO_ROOT / "docs" / "index.md").read_text()
+
+
+# --------------------------------------------------------------- samples without generators
+def _no_generator(monkeypatch):
+    """Loading any generator fails: a figure drawn anyway never ran one."""
+    from gs import zoo
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a generator was loaded")
+
+    monkeypatch.setattr(zoo, "load", refuse)
+    # nothing a generator made earlier in this process either
+    sweep.images._load_images_cached.cache_clear()
+    sweep.runner.prepared_generator.cache_clear()
+
+
+def _sheet(kind="01", model="m", cuts=(0, 2), seeds=(0, 1, 2), size=4):
+    from gs.samples import SampleSheet, quantise
+
+    g = torch.Generator().manual_seed(1)
+    pixels = quantise(torch.rand(len(cuts), len(seeds), 3, size, size, generator=g) * 1.2)
+    stats = pd.DataFrame([{"model": model, "cut": c, "seed": s, "pixel_mean": 1 / (3 + s + c),
+                           "std": np.float32(0.1 + s)} for c in cuts for s in seeds])
+    return SampleSheet(kind, model, cuts, seeds, pixels, stats, {"latent_dims": [7, 9]})
+
+
+def test_samples_archive_round_trip_select_and_bytes(tmp_path):
+    a, b = _sheet(), _sheet("train", "n", (0,), (0, 1))
+    path = results.write_samples([a, b], tmp_path / "s.npz")
+    back = results.read_samples(path)
+    assert set(back) == {("01", "m"), ("train", "n")}
+    got = back["01", "m"]
+    assert torch.equal(got.pixels, a.pixels)  # 8-bit pixels come back exactly
+    assert got.stats.to_csv(index=False) == a.stats.to_csv(index=False)  # every digit
+    assert got.info == {"latent_dims": [7, 9]} and got.cuts == (0, 2) and got.seeds == (0, 1, 2)
+    part = got.select([2], [2, 0])
+    assert torch.equal(part.pixels[0, 0], a.pixels[1, 2]) and part.stats.seed.tolist() == [2, 0]
+    with pytest.raises(KeyError, match=r"cut\(s\) \[1\]"):
+        got.select([1], [0])
+    # merging keeps the other sheets; the same sheets give the same bytes
+    again = results.write_samples([_sheet()], tmp_path / "s.npz")
+    assert set(results.read_samples(again)) == {("01", "m"), ("train", "n")}
+    assert results.write_samples([b, a], tmp_path / "t.npz", merge=False).read_bytes() \
+        == path.read_bytes()
+
+
+def test_sample_figures_name_the_missing_archive_and_never_run_a_generator(tmp_path,
+                                                                           monkeypatch):
+    from gs.figures import images
+    from gs.profiles import get_profile
+
+    _no_generator(monkeypatch)
+    cfg = get_profile("smoke")
+    source = table_source(sweep.ResultsStore(":memory:"), samples_path=tmp_path / "samples.npz")
+    with pytest.raises(MissingResults, match=str(tmp_path / "samples.npz")):
+        images.samples(cfg, source=source)
+    # an archive without the figure's sheet names the archive and the model
+    results.write_samples([_sheet(model="other")], tmp_path / "samples.npz")
+    with pytest.raises(MissingResults, match=r"samples.npz has no samples of dcgan64-digiface"):
+        images.samples(cfg, source=table_source(sweep.ResultsStore(":memory:"),
+                                                samples_path=tmp_path / "samples.npz"))
+
+
+SAMPLES = FIGURES_DIR / "offline" / results.SAMPLES_NAME
+
+
+@pytest.mark.skipif(not (SHIPPED.is_file() and SAMPLES.is_file()),
+                    reason="no shipped offline results")
+def test_generator_figures_redraw_from_the_shipped_files_alone(tmp_path, monkeypatch):
+    """01, 07 and train are redrawn with every generator load failing, and their numbers
+    equal the shipped CSVs'."""
+    _no_generator(monkeypatch)
+    assert cli.main(["01", "07", "train", "--out", str(tmp_path), "--format", "png"]) == 0
+    stems = sorted(p.stem for p in tmp_path.glob("*.csv"))
+    assert "01_samples_dcgan" in stems and "07_zero_representation_error" in stems
+    assert any(s.startswith("train_") for s in stems)
+    for stem in stems:
+        assert (tmp_path / f"{stem}.png").stat().st_size > 10_000
+        # samples.npz and the figures' CSVs come from the same generators; a forward pass
+        # on another number of threads may move the last float32 digit
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"{stem}.csv"),
+                                      pd.read_csv(FIGURES_DIR / "offline" / f"{stem}.csv"),
+                                      check_exact=False, rtol=1e-6, obj=stem)
+
+
+def test_sample_names_are_known_without_the_generator(monkeypatch):
+    names = sweep.image_names("samples:dcgan64-digiface", "test", 64)
+    assert len(names) == sweep.images.SAMPLES_PER_SPLIT
+    assert sweep.generator_sample_images("dcgan64-digiface", "test", 64, n=3).names == names[:3]
+    _no_generator(monkeypatch)
+    assert sweep.image_names("samples:dcgan64-digiface", "test", 64) == names
+    with pytest.raises(AssertionError, match="generator was loaded"):
+        sweep.load_images("samples:dcgan64-digiface", "test", 64)
+
+
+# ------------------------------------------------------------------ 09 and 10 from a table
+def _auto_cut_records(cfg, family="dcgan"):
+    """A synthetic table of notebook 09's runs: surgery at cut c scores 20 + c (+ 0.1 per
+    image), surgery_auto picks the deepest candidate but the last."""
+    import json
+
+    from gs.figures import auto_cut_candidates, auto_cut_tasks
+
+    cand = auto_cut_candidates(cfg, [family])
+    validation = {family: sweep.chosen_cuts(cfg, sweep.ResultsStore(":memory:"),
+                                            [family])[family].cut}
+    tasks = auto_cut_tasks(cfg, [family], cfg.sweep_ratios, validation, cand, 0.2)
+    records = _records(tasks, [20.0 + t.cut + 0.1 * int(t.image[-1] in "02468")
+                               for t in tasks])
+    chosen = cand[family][-2]
+    for t, r in zip(tasks, records, strict=True):
+        if t.method == "surgery_auto":
+            r["psnr"] = 20.0 + chosen
+            r["details"] = json.dumps({"cut": chosen, "heldout": {str(c): 1.0 / (1 + c)
+                                                                  for c in cand[family]}})
+    return records, cand[family], validation[family]
+
+
+def test_auto_cut_and_claims_redraw_from_a_table(tmp_path, monkeypatch):
+    from gs.figures import auto_cut, paper_claims
+    from gs.profiles import get_profile
+
+    _no_generator(monkeypatch)
+    cfg = get_profile("smoke")
+    records, cand, val = _auto_cut_records(cfg)
+    store = sweep.ResultsStore(":memory:")
+    store.add(records)
+    source = table_source(results.table_store(store.to_frame()))
+    drawn = auto_cut(source, cfg, families=["dcgan"], out_dir=tmp_path, formats=("png",))
+    compared = drawn.frames["09_comparison"]
+    by = compared.groupby("series").cut.unique()
+    assert list(by["no_surgery"]) == [0] and list(by["surgery_validation"]) == [val]
+    assert list(by["surgery_oracle"]) == [max(cand)] and list(by["surgery_auto"]) == [cand[-2]]
+    summary = pd.read_csv(tmp_path / "09_auto_cut_faces.csv")
+    assert set(summary.series) == {"no_surgery", "surgery_validation", "surgery_auto",
+                                   "surgery_oracle"}
+    assert summary.candidates.unique().tolist() == [str(cand)]
+    assert (tmp_path / "09_auto_cut_scenes.png").stat().st_size > 10_000
+    claims = paper_claims(source, cfg, out_dir=tmp_path, formats=("png",))
+    assert len(claims.extra["verdicts"]) == len(pd.read_csv(tmp_path / "10_paper_claims.csv"))
+
+
+def test_a_profile_without_notebook_09_is_skipped_with_a_message(store, tmp_path, capsys):
+    """A table holding nothing of notebook 09: the figure command says so, draws the
+    others and succeeds; a table holding some of it but not all is an error."""
+    results.write_table(store.to_frame(), tmp_path / results.TABLE_NAME)
+    out = tmp_path / "f"
+    assert cli.main(["09", "10", "--profile", "smoke", "--results", str(tmp_path),
+                     "--out", str(out), "--format", "png"]) == 0
+    printed = capsys.readouterr().out
+    assert "09: skipped: notebook 09 has not run in the smoke profile" in printed
+    assert "10: 10_paper_claims" in printed and not list(out.glob("09_*"))
+    from gs.profiles import get_profile
+
+    records, _, _ = _auto_cut_records(get_profile("smoke"))
+    partial = sweep.ResultsStore(":memory:")
+    partial.add([r for r in records if r["method"] == "surgery_auto"])
+    results.write_table(partial.to_frame(), tmp_path / results.TABLE_NAME)
+    assert cli.main(["09", "--profile", "smoke", "--results", str(tmp_path),
+                     "--out", str(out)]) == 1
+    assert "figure 09:" in capsys.readouterr().err

@@ -14,16 +14,21 @@ One function per notebook's figures; each builds the tasks its figure shows, ask
 ``studies.zero_error``                      07: samples of the uncut generator
 ``studies.supplement``                      08: supplement studies (a)-(e)
 ``images.trained_samples``                  samples of the generators trained here
+``beyond.auto_cut``                         09: the cut chosen from the measurements
+``beyond.paper_claims``                     10: the paper's claims, checked
 ==========================================  =============================================
 
 A notebook passes :func:`notebook_source` (missing tasks are run and stored); the figure
 command (``python -m gs.figures``, :mod:`gs.figures.cli`) passes a source that reads only
-the shipped per-task table (:mod:`gs.results`) and never recomputes.
+the shipped per-task table and samples (:mod:`gs.results`) and never recomputes nor runs
+a generator; a figure whose notebook has not run in the profile raises :class:`NotRun`.
 """
 
+from gs.figures.beyond import auto_cut, auto_cut_candidates, auto_cut_tasks, paper_claims
 from gs.figures.common import (
     Drawn,
     MissingResults,
+    NotRun,
     Source,
     budget_note,
     images_note,
@@ -41,7 +46,13 @@ from gs.figures.curves import (
     optimised_parameters,
     reinit,
 )
-from gs.figures.images import qualitative, samples, trained_samples
+from gs.figures.images import (
+    qualitative,
+    sample_sheet,
+    samples,
+    shipped_sheets,
+    trained_samples,
+)
 from gs.figures.studies import (
     SupplementSettings,
     effort_label,
@@ -52,9 +63,11 @@ from gs.figures.studies import (
 )
 
 __all__ = [
-    "Drawn", "MissingResults", "Source", "SupplementSettings", "baseline_config", "baselines",
-    "budget_note", "compressed_sensing", "cs_tasks", "cut_selection", "effort_label",
-    "images_note", "lookup", "notebook_source", "optimised_parameters", "percent",
-    "qualitative", "reinit", "samples", "supplement", "supplement_settings", "table_source",
-    "trained_samples", "zero_error", "zero_error_config",
+    "Drawn", "MissingResults", "NotRun", "Source", "SupplementSettings", "auto_cut",
+    "auto_cut_candidates", "auto_cut_tasks", "baseline_config", "baselines", "budget_note",
+    "compressed_sensing", "cs_tasks", "cut_selection", "effort_label", "images_note",
+    "lookup", "notebook_source", "optimised_parameters", "paper_claims", "percent",
+    "qualitative", "reinit", "sample_sheet", "samples", "shipped_sheets", "supplement",
+    "supplement_settings", "table_source", "trained_samples", "zero_error",
+    "zero_error_config",
 ]

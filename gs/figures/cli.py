@@ -3,11 +3,11 @@
     python -m gs.figures                                  # every offline figure, paper style
     python -m gs.figures 03 05 --style talk --format png,pdf,svg --out /tmp/talk
 
-Reads ``figures/<profile>/results.csv.gz`` and ``images.npz`` (:mod:`gs.results`), builds
-each figure's tasks exactly as its notebook does and draws them; a task missing from the
-table is an error, never a recomputation. ``01`` and ``train`` (samples of the generators
-this project trained) evaluate the generators (a forward pass per sample, seconds); every
-other figure reads only the table.
+Reads ``figures/<profile>/results.csv.gz``, ``images.npz`` and ``samples.npz``
+(:mod:`gs.results`), builds each figure's tasks exactly as its notebook does and draws
+them; a task missing from the table is an error, never a recomputation. No figure runs a
+generator: ``01`` and ``train`` (samples of the generators this project trained) draw the
+samples kept in ``samples.npz``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gs import plotting
-from gs.figures import curves, images, studies
-from gs.figures.common import Drawn, MissingResults, Source, table_source
+from gs.figures import beyond, curves, images, studies
+from gs.figures.common import Drawn, MissingResults, NotRun, Source, table_source
 from gs.paths import FIGURES_DIR, OUTPUT_DIR
 from gs.profiles import PROFILES, Profile, get_profile
 
 #: Figure groups by notebook number, each drawn with the notebook's default parameters.
 FIGURES = {
-    "01": lambda src, cfg, **kw: images.samples(cfg, **kw),
+    "01": lambda src, cfg, **kw: images.samples(cfg, source=src, **kw),
     "02": curves.cut_selection,
     "03": curves.compressed_sensing,
     "04": curves.baselines,
@@ -34,7 +34,9 @@ FIGURES = {
     "06": curves.reinit,
     "07": studies.zero_error,
     "08": lambda src, cfg, **kw: studies.supplement(src, studies.supplement_settings(cfg), **kw),
-    "train": lambda src, cfg, **kw: images.trained_samples(cfg, **kw),
+    "09": beyond.auto_cut,
+    "10": beyond.paper_claims,
+    "train": lambda src, cfg, **kw: images.trained_samples(cfg, source=src, **kw),
 }
 
 
@@ -44,7 +46,9 @@ def shipped_source(profile: str, directory: str | Path | None = None
     from gs import results
 
     table, pngs, truth = results.load(profile, directory)
-    return table_source(results.table_store(table, pngs), truth), get_profile(profile)
+    folder = Path(directory) if directory else FIGURES_DIR / profile
+    return (table_source(results.table_store(table, pngs), truth,
+                         folder / results.SAMPLES_NAME), get_profile(profile))
 
 
 def draw_all(source: Source, cfg: Profile, groups: Sequence[str], *,
@@ -89,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         try:
             drawn = draw_all(source, cfg, [group], out_dir=out, formats=formats)[group]
+        except NotRun as exc:
+            print(f"{group}: skipped: {exc}")
+            continue
         except MissingResults as exc:
             print(f"error: figure {group}: {exc}", file=sys.stderr)
             return 1

@@ -20,11 +20,17 @@ from torch import Tensor
 
 from gs import plotting, sweep
 from gs.profiles import get_profile
+from gs.samples import SampleSheet
 from gs.sweep import ResultsStore, Task
 
 
 class MissingResults(LookupError):
     """Records a figure needs are not in the table it is drawn from."""
+
+
+class NotRun(MissingResults):
+    """The table holds nothing of a figure's notebook: it has not run in that profile
+    (the figure command skips the figure and says so)."""
 
 
 @dataclass
@@ -35,12 +41,16 @@ class Source:
     keep_images=False)`` returns the records of ``tasks`` (a frame in task order; a
     notebook's source also keeps their images when it computes them);
     ``truth(image_set, split, size, names)`` the true images ``(N, 3, H, W)``;
-    ``images(keys)`` the recovered images by key.
+    ``images(keys)`` the recovered images by key. ``samples(kind, model)``, where given,
+    returns the kept :class:`gs.samples.SampleSheet` of a sample figure (01, ``train``)
+    from the archive at ``samples_path``; without it those figures run the generators.
     """
 
     store: ResultsStore
     fetch: Callable[..., pd.DataFrame]
     truth: Callable[[str, str, int, Sequence[str]], Tensor]
+    samples: Callable[[str, str], SampleSheet] | None = None
+    samples_path: Path | None = None
 
     def images(self, keys: Sequence[str]) -> dict[str, Tensor]:
         """The stored images of ``keys``; :class:`MissingResults` when some have none."""
@@ -85,10 +95,31 @@ def lookup(store: ResultsStore, tasks: Sequence[Task], keep_images: bool = False
     return store.query(keys=[t.key for t in tasks])
 
 
-def table_source(store: ResultsStore, truth: Mapping[tuple, Tensor] | None = None) -> Source:
+def table_source(store: ResultsStore, truth: Mapping[tuple, Tensor] | None = None,
+                 samples_path: str | Path | None = None) -> Source:
     """Records only from ``store`` (:func:`lookup`); true images from ``truth`` (keyed by
-    ``(image_set, split, size, name)``) where it has them, else from their image set."""
+    ``(image_set, split, size, name)``) where it has them, else from their image set;
+    generator samples only from the archive ``samples_path`` (read when first needed; a
+    :class:`MissingResults` error names it when it is absent or lacks a sheet)."""
     truth = dict(truth or {})
+    sheets: dict = {}
+
+    def get_samples(kind: str, model: str) -> SampleSheet:
+        from gs import results
+
+        if samples_path is None:
+            raise MissingResults(f"no samples archive to draw figure {kind} of {model} from")
+        if not sheets:
+            try:
+                sheets.update(results.read_samples(samples_path))
+            except FileNotFoundError as exc:
+                raise MissingResults(str(exc)) from None
+        if (kind, model) not in sheets:
+            raise MissingResults(
+                f"{samples_path} has no samples of {model} for figure {kind} (it has "
+                f"{sorted('|'.join(k) for k in sheets)}); python -m gs.results export "
+                "writes them")
+        return sheets[kind, model]
 
     def get_truth(image_set: str, split: str, size: int, names: Sequence[str]) -> Tensor:
         keys = [(image_set, split, size, n) for n in names]
@@ -99,19 +130,22 @@ def table_source(store: ResultsStore, truth: Mapping[tuple, Tensor] | None = Non
         return load_truth(image_set, split, size, names)
 
     # the table ships only the images its figures show: those are checked by Source.images
-    return Source(store, lambda tasks, keep_images=False: lookup(store, tasks), get_truth)
+    return Source(store, lambda tasks, keep_images=False: lookup(store, tasks), get_truth,
+                  get_samples, Path(samples_path) if samples_path is not None else None)
 
 
 @dataclass
 class Drawn:
     """What a figure function drew: its figures by name, the summaries saved as their
-    CSVs, the labelled records (``frames``), the cuts it used and the saved paths."""
+    CSVs, the labelled records (``frames``), the cuts it used, the saved paths and
+    anything else its notebook prints from (``extra``)."""
 
     figures: dict[str, plt.Figure] = field(default_factory=dict)
     summaries: dict[str, pd.DataFrame] = field(default_factory=dict)
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     cuts: dict[str, sweep.CutChoice] = field(default_factory=dict)
     paths: list[Path] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
 
     def save(self, name: str, fig: plt.Figure, summary: pd.DataFrame, out_dir: Path | None,
              formats: Sequence[str]) -> None:

@@ -55,6 +55,7 @@ from gs.sweep.grids import (
 from gs.sweep.images import (
     IMAGE_SOURCES,
     generator_sample_images,
+    image_names,
     load_images,
     register_image_source,
     samples_image_set,
@@ -86,8 +87,8 @@ __all__ = [
     "COLUMNS", "CS_OPERATORS", "IMAGE_SOURCES", "METHODS", "TASK_FIELDS", "CutChoice",
     "MethodSpec", "NonFiniteResult", "ResultsStore", "SweepError", "Task", "batches",
     "chosen_cuts", "cs_grid", "cut_sweep_grid", "cut_table", "decode_png", "default_store",
-    "encode_png", "generator_sample_images", "get_method", "grid", "init_latents",
-    "load_images", "measurements", "model_info", "model_sweep_cuts", "per_family",
+    "encode_png", "generator_sample_images", "get_method", "grid", "image_names",
+    "init_latents", "load_images", "measurements", "model_info", "model_sweep_cuts", "per_family",
     "prepared_generator", "recover_images", "register_image_source", "register_method",
     "run_batch", "run_sweep", "samples_image_set", "select_cuts", "series_color",
     "series_label", "series_name", "stable_seed", "sweep_cuts",

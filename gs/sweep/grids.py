@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from gs.profiles import Profile
-from gs.sweep.images import load_images
+from gs.sweep.images import image_names
 from gs.sweep.methods import get_method
 from gs.sweep.tasks import CS_OPERATORS, Task, grid
 
@@ -112,7 +112,7 @@ def cs_grid(
                              f"it has {sorted(profile.models)}")
         model = profile.models[family]
         size, paper_cut = model_info(model)
-        names = load_images(image_set, split, size).names[:n_images]
+        names = image_names(image_set, split, size)[:n_images]
         op = operator
         if op == "cs" and profile.structured_from and size >= profile.structured_from:
             op = "cs_fast"

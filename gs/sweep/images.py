@@ -83,6 +83,15 @@ def _load_images_cached(image_set: str, split: str, size: int) -> ImageSet:
     return ImageSet(out.images.detach().float().cpu(), list(out.names), image_set, split, size)
 
 
+def image_names(image_set: str, split: str, size: int) -> list[str]:
+    """The names of a set's images, in order. Those of ``"samples:<zoo entry>"`` are known
+    without running the generator (``sample-000``, ...), so a figure drawn from stored
+    records never needs it."""
+    if image_set.startswith("samples:") and image_set not in IMAGE_SOURCES:
+        return [f"sample-{i:03d}" for i in range(SAMPLES_PER_SPLIT)]
+    return list(_load_images_cached(image_set, split, size).names)
+
+
 def load_images(image_set: str, split: str, size: int, names: Sequence[str] | None = None
                 ) -> ImageSet:
     """Images of a set (cached per process), all or those named, in the order named,
