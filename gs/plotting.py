@@ -186,7 +186,10 @@ def image_grid(
             if captions is not None:
                 ax.set_xlabel(captions[r][c], fontsize=small, labelpad=2)
             if row_labels is not None and c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=small)
+                # a label longer than its row shrinks to fit it (neighbours never touch)
+                longest = max(len(line) for line in str(row_labels[r]).split("\n"))
+                fit = cell * 72 * 0.95 / (0.6 * max(longest, 1))
+                ax.set_ylabel(row_labels[r], fontsize=min(small, fit))
             if col_labels is not None and r == 0:
                 ax.set_title(col_labels[c], fontsize=small)
     fig.subplots_adjust(wspace=0.04, hspace=0.3 if captions else 0.04)
@@ -422,6 +425,9 @@ def bar_by(
                 ax=ax)
     if log:
         ax.set_yscale("log")
+    # group labels wider than their group wrap at spaces (talk-size text would overlap)
+    chars = int(fig.get_size_inches()[0] / len(xs) * 72 / (style()["font"] * 0.9 * 0.6))
+    ax.set_xticks(range(len(xs)), [textwrap.fill(str(v), max(chars, 6)) for v in xs])
     ax.set_xlabel("")
     ax.set_ylabel(ylabel or y)
     ax.grid(axis="y", alpha=0.3)
