@@ -26,12 +26,13 @@ $(STAMP): requirements.txt pyproject.toml
 reproduce: venv
 	$(PY) -m gs.notebooks --profile $(PROFILE)
 
-# Two workers of one thread each: the smoke notebooks (one worker, in order: they share a
-# store) beside the paper rehearsal and the unit tests (pytest-xdist groups). Then nbval
-# re-executes the executed smoke notebooks and compares their outputs.
+# Two workers of one thread each, a test file per worker at a time (pytest-xdist
+# --dist loadfile): the smoke notebooks of tests/test_notebooks.py run on one worker in
+# order (they share a store), the paper rehearsal and the other files beside them. Then
+# nbval re-executes the executed smoke notebooks and compares their outputs.
 test: venv
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup
-	$(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly $(SMOKE_OUT)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q --nbval --nbval-current-env -p no:randomly $(SMOKE_OUT)
 
 unit: venv
 	$(PY) -m pytest -q -m "not notebook"

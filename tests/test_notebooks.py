@@ -94,7 +94,6 @@ def test_tracked_notebook_has_parameters_cell_and_no_outputs(path: Path):
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("smoke-notebooks")  # one worker, in order: they share one store
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_profile(path: Path, tmp_path: Path, smoke_store: Path):
     params = {"out_dir": str(tmp_path), **SMOKE_PARAMS.get(path.stem, {})}

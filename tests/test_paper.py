@@ -284,7 +284,6 @@ def test_profile_overrides_from_the_environment(monkeypatch):
 
 @pytest.mark.rehearsal
 @pytest.mark.notebook
-@pytest.mark.xdist_group("rehearsal")
 def test_rehearsal_runs_the_paper_profile_end_to_end(tmp_path):
     """``python -m gs.paper --rehearse``: fake CelebA / COCO fetched through the real
     download path, the three generators trained at the paper's resolutions, every

@@ -28,7 +28,6 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from types import SimpleNamespace
 from unittest import mock
 
 import torch
@@ -57,13 +56,13 @@ def _planning():
     from gs import zoo
     from gs.train.config import paper_architecture
 
-    real_images, real_weights = grids.load_images, zoo.weights_id
+    real_names, real_weights = grids.image_names, zoo.weights_id
 
-    def names_only(image_set, split, size, names=None):
+    def names_only(image_set, split, size):
         try:
-            return real_images(image_set, split, size, names)
+            return real_names(image_set, split, size)
         except Exception:  # noqa: BLE001 - any missing data set: name its images
-            return SimpleNamespace(names=[f"{image_set}-{split}-{i:05d}" for i in range(10_000)])
+            return [f"{image_set}-{split}-{i:05d}" for i in range(10_000)]
 
     def weights_id(name):
         try:
@@ -73,7 +72,7 @@ def _planning():
                 raise
             return "untrained"
 
-    with mock.patch.object(grids, "load_images", names_only), \
+    with mock.patch.object(grids, "image_names", names_only), \
             mock.patch.object(zoo, "weights_id", weights_id):
         yield
 
