@@ -7,7 +7,7 @@
 #      trained by the paper's recipe (--objective gan) on the DigiFace stream for that long,
 #      with the step count fixed up front (so the recorded command reproduces it).
 # Needs the gan_face_generate wheel in .whl/ where pip cannot reach the index.
-# Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, paper_profile.txt,
+# Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, cross_config.txt, paper_profile.txt,
 # began_gan.tar.
 set -u
 export PYTHONUNBUFFERED=1
@@ -29,6 +29,10 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider --continue-on-collection-er
 echo "== 2. benchmark (DCGAN c=1, m=1000, 16 faces x 3 restarts, 25 L-BFGS steps)"
 timeout 240 python3 bench/recovery.py --device ${DEV:-cuda} --steps 25 --sequential-images 2 \
   --compare-lanes --json "$OUT/bench.json" 2>&1 | tail -25 | tee "$OUT/bench.txt"
+
+echo "== 2b. batches across configurations (m 300/1000/3000, 16 faces x 3 restarts, 25 steps)"
+timeout 120 python3 bench/cross_config.py --device ${DEV:-cuda} --steps 25 \
+  --json "$OUT/cross_config.json" 2>&1 | tail -10 | tee "$OUT/cross_config.txt"
 
 echo "== 3. paper-profile projection (calibrated slice per notebook; training excluded)"
 timeout 240 python3 bench/paper_profile.py --device ${DEV:-cuda} --profile offline-full paper \
