@@ -36,6 +36,8 @@ CONCAVE_SLACK_DB = 0.25
 
 HOLDS, FAILS, NOT_SHOWN = "holds", "does not hold", "not shown"
 CS = ("cs", "cs_fast")
+#: the latent start of the paper's protocol (a task's default init)
+DEFAULT_INIT = "clamped_normal"
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,12 @@ class Claims:
             keep &= f.image_set == image_set
         keep &= f.operator.isin(CS if operator == "cs" else (operator,))
         if default_budget and method in ("surgery", "reinit"):
+            # the profile's own protocol, not a study's variant (08's other starts,
+            # learning rates, restart counts or optimisers share method, cut and m)
             keep &= (f.extra == "{}") & (f.steps == self.p.steps) & (f.restarts == self.p.restarts)
+            keep &= (f.init == DEFAULT_INIT) & (f.seed == self.p.seed)
+            if family is not None and family in self.p.lr:
+                keep &= f.lr == self.p.lr[family]
         return f[keep]
 
     def _add(self, number: int, claim: str, scope: str, kind: str, gains: pd.Series,
