@@ -162,6 +162,38 @@ def build_operator(name: str, ratio: float | None, size: int, seed: int, device:
     return op, f"inpainting, {op.m} of {n} pixel values kept"
 
 
+def check_device(name: str) -> str:
+    """``name`` resolved (``auto`` -> cuda if present, else cpu) and checked by making an
+    empty tensor there; :class:`RecoverError` for an unknown device or one this torch
+    cannot use (e.g. cuda on a CPU-only build)."""
+    import torch
+
+    from gs.profiles import resolve_device
+
+    device = resolve_device(name)
+    try:
+        if torch.device(device).type == "meta":
+            raise RuntimeError("the meta device holds no values")
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError, NotImplementedError, ValueError) as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if len(why) > 120:
+            why = why[:117] + "..."
+        raise RecoverError(f"cannot use --device {name!r} here ({why}); cpu always "
+                           "works") from None
+    return device
+
+
+def check_out(out: Path) -> None:
+    """:class:`RecoverError` when ``out`` (or the first of its parents that exists) is not
+    a folder, so that it cannot become one."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise RecoverError(f"--out {out}: {path} is a file, not a folder")
+            return
+
+
 def parse_cut(value: str, generator) -> int | None:
     """None for ``auto``, else a valid cut of ``generator``."""
     if value == "auto":
@@ -235,7 +267,7 @@ def recover_photo(a: argparse.Namespace, say=print) -> dict:
     from gs.baselines import recover_lasso_dct
     from gs.metrics import psnr as psnr_fn
     from gs.metrics import ssim as ssim_fn
-    from gs.profiles import PROFILES, resolve_device
+    from gs.profiles import PROFILES
     from gs.recovery import recover
     from gs.surgery import prepare_for_recovery
 
@@ -245,7 +277,10 @@ def recover_photo(a: argparse.Namespace, say=print) -> dict:
             raise RecoverError(f"--{name} must be at least 1, got {value}")
     if a.lr is not None and not (math.isfinite(a.lr) and a.lr > 0):
         raise RecoverError(f"--lr must be a positive number, got {a.lr}")
-    device = resolve_device(a.device)
+    if a.cuts is not None and a.cut != "auto":
+        raise RecoverError(f"--cuts only applies with --cut auto (got --cut {a.cut})")
+    check_out(a.out)
+    device = check_device(a.device)
     t_start = time.perf_counter()
     arch = check_model(a.model)  # every argument is checked before anything is loaded
     size = arch.image_size

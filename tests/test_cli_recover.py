@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from gs import zoo
@@ -128,3 +129,35 @@ def test_an_unknown_model_lists_the_known_ones(capsys):
 ])
 def test_impossible_settings_are_named(capsys, argv, message):
     assert message in _error(capsys, str(PHOTO), *FAST[:4], *argv)  # argv wins
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "taken"
+    path.write_text("already here")
+    return path
+
+
+def test_devices_this_torch_cannot_use_are_named(capsys):
+    err = _error(capsys, str(PHOTO), "--device", "tpu")
+    assert "cannot use --device 'tpu' here" in err and "Traceback" not in err
+    assert "cannot use --device 'meta' here" in _error(capsys, str(PHOTO), "--device", "meta")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="cuda works here")
+def test_cuda_on_a_cpu_only_torch_is_named(capsys):
+    err = _error(capsys, str(PHOTO), "--device", "cuda")
+    assert "cannot use --device 'cuda' here" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_out_that_is_a_file_is_named(capsys, a_file):
+    assert f"{a_file} is a file, not a folder" in _error(capsys, str(PHOTO), "--out",
+                                                          str(a_file))
+    inside = a_file / "result"  # a folder inside a file cannot be made either
+    assert f"{a_file} is a file, not a folder" in _error(capsys, str(PHOTO), "--out",
+                                                          str(inside))
+
+
+def test_cuts_without_cut_auto_is_an_error(capsys):
+    err = _error(capsys, str(PHOTO), "--cut", "2", "--cuts", "0", "1")
+    assert "--cuts only applies with --cut auto (got --cut 2)" in err
