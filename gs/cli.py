@@ -44,8 +44,10 @@ class RecoverError(ValueError):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gs", description="Generator surgery for compressed sensing. Other "
-        "commands: python -m gs.notebooks (figures), python -m gs.data (data), "
-        "python -m gs.train (training).")
+        "commands: python -m gs.notebooks (run the notebooks), python -m gs.figures (redraw "
+        "the figures from shipped results), python -m gs.results (per-task results and the "
+        "README's numbers), python -m gs.paper (the paper profile end to end), "
+        "python -m gs.data (test images), python -m gs.train (training).")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser(
         "recover", help="recover one photo with and without surgery and with Lasso-DCT",

@@ -198,7 +198,8 @@ def run_notebook(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m gs.notebooks",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     ap.add_argument("--only", nargs="*", help="notebook name prefixes to run (e.g. 01 02)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",

@@ -161,3 +161,13 @@ def test_an_out_that_is_a_file_is_named(capsys, a_file):
 def test_cuts_without_cut_auto_is_an_error(capsys):
     err = _error(capsys, str(PHOTO), "--cut", "2", "--cuts", "0", "1")
     assert "--cuts only applies with --cut auto (got --cut 2)" in err
+
+
+def test_help_names_the_other_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for command in ("gs.notebooks (run the notebooks)", "gs.figures", "gs.results",
+                    "gs.paper", "gs.data", "gs.train"):
+        assert f"python -m {command}" in text, command
