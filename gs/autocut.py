@@ -370,7 +370,9 @@ def cut_comparison(frame, validation: dict[str, int]):
     ``frame`` needs the ``surgery_auto`` rows and ``surgery`` rows at every candidate cut
     and at the validation cut. Returns a long frame: ``family, image_set, image, m,
     ratio, series, cut, psnr, seconds`` (seconds: of that recovery; for ``surgery_auto``
-    everything, cross-validation included). Raises a ValueError naming what is missing.
+    everything, cross-validation included; its PSNR is the ``surgery`` record's at the
+    chosen cut, its own record's in ``own_psnr``). Raises a ValueError naming what is
+    missing.
     """
     import json
 
@@ -400,8 +402,14 @@ def cut_comparison(frame, validation: dict[str, int]):
                                  ("surgery_oracle", oracle, at[oracle])):
             rows.append({**base, "series": series, "cut": cut, "psnr": row.psnr,
                          "seconds": row.seconds})
-        rows.append({**base, "series": "surgery_auto", "cut": d["cut"], "psnr": r.psnr,
-                     "seconds": r.seconds})
+        # scored by the surgery record at the chosen cut, the record the other three
+        # series come from: within one engine version it is the auto record's own result
+        # bit for bit (tested); a store that kept surgery records of an older engine
+        # would otherwise compare two versions' rounding (``own_psnr`` keeps the auto
+        # record's number)
+        chosen = int(d["cut"])
+        rows.append({**base, "series": "surgery_auto", "cut": chosen, "psnr": at[chosen].psnr,
+                     "own_psnr": r.psnr, "seconds": r.seconds})
     return pd.DataFrame(rows)
 
 

@@ -196,5 +196,10 @@ def test_cut_comparison_reads_the_four_choices_from_sweep_rows():
     # the oracle is the best of the candidates surgery_auto had (0-2), not of every cut
     assert (out.loc["surgery_oracle", "cut"], out.loc["surgery_oracle", "psnr"]) == (1, 23.0)
     assert (out.loc["surgery_auto", "cut"], out.loc["surgery_auto", "seconds"]) == (2, 4.5)
+    # scored by the surgery record at its chosen cut, like the other series (an auto
+    # record from another engine version than the surgery records cannot beat the oracle)
+    rows[-1]["psnr"] = 22.5
+    out = cut_comparison(pd.DataFrame(rows), {"dcgan": 3}).set_index("series")
+    assert (out.loc["surgery_auto", "psnr"], out.loc["surgery_auto", "own_psnr"]) == (21.0, 22.5)
     with pytest.raises(ValueError, match=r"no surgery rows at cut\(s\) \[3\]"):
         cut_comparison(pd.DataFrame(rows[:3] + rows[4:]), {"dcgan": 3})
