@@ -103,6 +103,14 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
 CPU_LANE_WIDTH = 8
 
 
+#: The version of the engine's numerics. Every record carries it (column ``engine``) and a
+#: sweep recomputes a stored record of another version instead of reusing it, so a figure
+#: never compares two versions' rounding. Bump it with any change that can alter a
+#: record's numbers, rounding included. 1: the two-loop L-BFGS recursion (records before
+#: the column existed count as 1); 2: the compact history (2026-11-30).
+ENGINE_VERSION = 2
+
+
 def default_lane_width(device: torch.device | str) -> int | None:
     """:data:`CPU_LANE_WIDTH` on the CPU; None (one call for all problems) elsewhere."""
     return CPU_LANE_WIDTH if torch.device(device).type == "cpu" else None

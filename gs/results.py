@@ -82,6 +82,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame[col] = frame[col].astype("float64")
         elif kind == "INTEGER":
             frame[col] = frame[col].astype("Int64")
+    if "engine" not in frame.columns:  # tables exported before records carried it
+        frame["engine"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     return frame
 
 

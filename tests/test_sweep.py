@@ -510,3 +510,20 @@ def test_surgery_rejects_options_it_does_not_take():
     t = dataclasses.replace(real_tasks()[0], extra={"optimiser": "adam"})
     with pytest.raises(ValueError, match=r"takes no options \['optimiser'\]"):
         E.run_batch([t])
+
+
+def test_a_record_of_another_engine_version_is_recomputed_not_reused(tmp_path, spy):
+    """Records of an older engine (or from before records carried one) are replaced, so
+    a sweep never returns rows of two engines' numerics; the current ones are reused."""
+    from gs.recovery import ENGINE_VERSION
+
+    ts = spy_tasks(m=(100,), cut=(0,))  # one batch of the three images
+    old = [{**_record(t, 99.0), "engine": ENGINE_VERSION - 1} for t in ts[:2]]
+    legacy = [_record(ts[2], 98.0)]  # no engine column: counts as version 1
+    store = _store_of(tmp_path, old + legacy)
+    assert store.done_keys(engine=ENGINE_VERSION) == set()
+    df = run_sweep(ts, store, progress=False)
+    assert len(spy.calls) == 1 and len(store) == len(ts)
+    assert (df.engine == ENGINE_VERSION).all() and not df.psnr.isin([98.0, 99.0]).any()
+    run_sweep(ts, store, progress=False)
+    assert len(spy.calls) == 1  # this version's records are reused

@@ -50,7 +50,7 @@ from gs.metrics import psnr as psnr_fn
 from gs.metrics import ssim as ssim_fn
 from gs.operators import Operator, OperatorGroup, make_operator
 from gs.profiles import resolve_device
-from gs.recovery import clamped_losses, default_lane_width
+from gs.recovery import ENGINE_VERSION, clamped_losses, default_lane_width
 from gs.sweep.images import load_images
 from gs.sweep.methods import get_method
 from gs.sweep.store import ResultsStore, encode_png
@@ -228,6 +228,7 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
         timestamp=datetime.now(UTC).isoformat(timespec="seconds"), hostname=socket.gethostname(),
         threads=torch.get_num_threads(), lane_width=lanes,
         batch_invariant=int(spec.batch_invariant and lanes is not None),
+        engine=ENGINE_VERSION,
     )
     records = [
         {"key": t.key, **t.config(), **common, "n": ops[b].n, "ratio": ops[b].m / ops[b].n,
@@ -258,7 +259,8 @@ def run_batch(tasks: Sequence[Task], device: str = "auto",
     (measurement MSE of the clamped output), ``seconds`` (batch time / batch size),
     ``batch_seconds``, ``batch_size``, ``n``, ``ratio``, ``noise_std``, ``device``,
     ``gs_version``, ``torch_version``, ``timestamp`` (UTC), ``hostname``, ``threads``,
-    ``lane_width``, ``batch_invariant``, ``diverged`` (restarts stopped as diverged) and
+    ``lane_width``, ``batch_invariant``, ``engine`` (:data:`gs.recovery.ENGINE_VERSION`),
+    ``diverged`` (restarts stopped as diverged) and
     ``details`` (JSON of the method's ``info["details"][b]``, if it gives one: e.g. the
     cut ``surgery_auto`` chose);
     with ``keep_images``, also ``image_png``: the clamped output as an 8-bit RGB PNG.
@@ -299,6 +301,10 @@ def run_sweep(
 ):
     """Run every task that is not in ``store`` yet and return the rows of ``tasks``.
 
+    A stored record of another engine version (:data:`gs.recovery.ENGINE_VERSION`;
+    records from before the ``engine`` column count as 1) is dropped and recomputed, so
+    the rows returned all come from this version's numerics.
+
     Args:
         tasks: the grid (duplicates are run once).
         store: where each finished batch is written, at once, in one transaction.
@@ -322,7 +328,12 @@ def run_sweep(
     from tqdm.auto import tqdm
 
     tasks = list({t.key: t for t in tasks}.values())
-    done = store.done_keys()
+    # a record of another engine version is recomputed, not mixed with this one's
+    current = store.done_keys(engine=ENGINE_VERSION)
+    stale = [t.key for t in tasks if t.key not in current]
+    if stale and (store.done_keys() & set(stale)):
+        store.drop(stale)
+    done = current
     if keep_images:
         done &= store.image_keys()
     todo = batches([t for t in tasks if t.key not in done], max_batch)

@@ -81,6 +81,7 @@ COLUMNS: dict[str, str] = {
     "batch_invariant": "INTEGER",
     "diverged": "INTEGER",
     "details": "TEXT",
+    "engine": "INTEGER",
 }
 assert set(TASK_FIELDS) <= set(COLUMNS), "every Task field needs a results column"
 
@@ -146,9 +147,25 @@ class ResultsStore:
         with self._connection() as con:
             return {k for (k,) in con.execute(f"SELECT key FROM {table}")}
 
-    def done_keys(self) -> set[str]:
-        """Keys of every stored record."""
-        return self._keys("results")
+    def done_keys(self, engine: int | None = None) -> set[str]:
+        """Keys of every stored record, or of those computed by ``engine`` (a
+        :data:`gs.recovery.ENGINE_VERSION`; records from before the column count as 1)."""
+        if engine is None:
+            return self._keys("results")
+        with self._connection() as con:
+            return {k for (k,) in con.execute(
+                "SELECT key FROM results WHERE COALESCE(engine, 1) = ?", (int(engine),))}
+
+    def drop(self, keys: Iterable[str]) -> int:
+        """Delete the records (and images) of ``keys`` in one transaction; returns how
+        many records went."""
+        keys = [(k,) for k in keys]
+        with self._connection() as con, con:
+            before = con.total_changes
+            con.executemany("DELETE FROM results WHERE key = ?", keys)
+            dropped = con.total_changes - before
+            con.executemany("DELETE FROM images WHERE key = ?", keys)
+            return dropped
 
     def __len__(self) -> int:
         with self._connection() as con:
