@@ -1,5 +1,5 @@
 """Benchmark: recovery batched per configuration (one ``recover`` per m) against one
-recovery across configurations (an :class:`~gs.operators.OperatorGroup`).
+recovery across configurations (an :class:`~gs.operator_group.OperatorGroup`).
 
 The same problems (DCGAN-64, cut 1, dense Gaussian CS with the paper's noise at every m of
 ``--ms``, ``--images`` faces x ``--restarts`` restarts, L-BFGS lr 0.1 for ``--steps``
@@ -34,7 +34,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gs.operators import GaussianCS, OperatorGroup  # noqa: E402
+from gs.operator_group import OperatorGroup  # noqa: E402
+from gs.operators import GaussianCS  # noqa: E402
 from gs.recovery import recover  # noqa: E402
 
 

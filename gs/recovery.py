@@ -42,7 +42,8 @@ import torch
 from torch import Tensor, nn
 
 from gs.metrics import psnr as psnr_fn
-from gs.operators import Operator, OperatorGroup
+from gs.operator_group import OperatorGroup
+from gs.operators import Operator
 from gs.optim import OPTIMIZERS, check_positive, minimize
 
 
@@ -154,7 +155,7 @@ def measurement_losses(operator: Operator, x: Tensor, y: Tensor, index: Tensor,
     """:func:`measurement_mse` of ``A x`` against ``y[index]`` for every row of
     ``x: (P, 3, H, W)`` (``index: (P,)`` its image), the operator applied in lanes.
 
-    For an :class:`~gs.operators.OperatorGroup` each operator is applied, in lanes of its
+    For an :class:`~gs.operator_group.OperatorGroup` each operator is applied, in lanes of its
     own, to the rows of its images only (``parts``: ``operator.partition(index)``, computed
     here when None) and scored against its images' own entries of the padded ``y``; the
     losses are scattered back. So a row's loss is the one its operator alone gives, bit
@@ -308,11 +309,11 @@ def recover(
             put in eval mode with frozen weights for the call and restored afterwards
             (:func:`frozen`); its device and dtype decide where everything runs.
         operator: the forward model, on the generator's device; an
-            :class:`~gs.operators.OperatorGroup` gives each image its own operator (e.g.
+            :class:`~gs.operator_group.OperatorGroup` gives each image its own operator (e.g.
             images of several m or seeds in one recovery; each problem's loss is the one
             its operator alone gives, see :func:`measurement_losses`).
         y: ``(B, *operator.meas_shape)`` measurements (from ``operator.measure``; for a
-            group, each image's own, padded by :meth:`~gs.operators.OperatorGroup.pad`).
+            group, each image's own, padded by :meth:`~gs.operator_group.OperatorGroup.pad`).
         cut: cut index c.
         restarts: R random restarts per image.
         steps, lr, optimizer: outer steps (L-BFGS ``.step`` calls of up to 20 iterations,

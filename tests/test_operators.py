@@ -224,7 +224,7 @@ def test_group_loss_is_each_operators_own_bit_for_bit(name, kws, width):
     """Problems of several operators in one batch (2 restarts of 5 images, lanes that
     straddle operators): each problem's loss equals, bit for bit, the loss the recovery
     computes for its operator alone (same lane width), and the padding never enters it."""
-    from gs.operators import OperatorGroup
+    from gs.operator_group import OperatorGroup
     from gs.recovery import clamped_losses, measurement_losses
 
     ops = [build(name, kw, "cpu", seed=k + 1) for k, kw in enumerate(kws)]
@@ -261,7 +261,7 @@ def test_group_loss_is_each_operators_own_bit_for_bit(name, kws, width):
 
 
 def test_group_pad_unpad_measure_and_m():
-    from gs.operators import OperatorGroup
+    from gs.operator_group import OperatorGroup
 
     ops = [build("cs", {"m": m}, "cpu", seed=m) for m in (30, 60)]
     group = OperatorGroup(ops, torch.tensor([1, 0, 1]))
@@ -278,7 +278,7 @@ def test_group_pad_unpad_measure_and_m():
 
 
 def test_group_bad_inputs_fail_clearly():
-    from gs.operators import OperatorGroup
+    from gs.operator_group import OperatorGroup
 
     cs = build("cs", {"m": 40}, "cpu")
     with pytest.raises(ValueError, match="one size"):

@@ -273,7 +273,7 @@ def test_recover_with_an_operator_group_equals_each_operator_alone():
     """Images of three operators (m = 100, 300, 50) in ONE recovery: each image's result
     (image, losses, trace, PSNR) is bit-identical to recovering its operator's images
     alone with the same starts (CPU lanes): only the generator work is shared."""
-    from gs.operators import OperatorGroup
+    from gs.operator_group import OperatorGroup
 
     g = small_dcgan()
     rng = torch.Generator().manual_seed(0)

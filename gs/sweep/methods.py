@@ -66,7 +66,7 @@ class MethodSpec:
         batch_across: Task fields besides the image that may differ within one batch, a
             subset of :data:`BATCH_ACROSS` (``("m", "seed")``): the sweep then runs tasks
             of several configurations as one batch, with an
-            :class:`~gs.operators.OperatorGroup` (one operator per ``(m, seed)``) and y
+            :class:`~gs.operator_group.OperatorGroup` (one operator per ``(m, seed)``) and y
             padded, and calls ``fn(..., tasks=tasks)`` with the batch's tasks (``task`` is
             the first). Records stay those of each configuration run alone (tested).
     """

@@ -11,7 +11,7 @@
    (:attr:`~gs.sweep.methods.MethodSpec.batch_across`: surgery, no surgery and, across
    m only, reinit) also put tasks of different ``m`` and ``seed`` in one batch (at most
    :data:`MAX_OPERATORS` operators): one recovery for all, each image measured by its own
-   operator (:class:`~gs.operators.OperatorGroup`), each record that of its
+   operator (:class:`~gs.operator_group.OperatorGroup`), each record that of its
    configuration run alone;
 3. runs the batches (:func:`run_batch`) in-process or on any
    :class:`concurrent.futures.Executor`, and writes each batch's records to the store as
@@ -48,7 +48,8 @@ from torch import Tensor
 import gs
 from gs.metrics import psnr as psnr_fn
 from gs.metrics import ssim as ssim_fn
-from gs.operators import Operator, OperatorGroup, make_operator
+from gs.operator_group import OperatorGroup
+from gs.operators import Operator, make_operator
 from gs.profiles import resolve_device
 from gs.recovery import ENGINE_VERSION, clamped_losses, default_lane_width
 from gs.sweep.images import load_images
@@ -157,7 +158,7 @@ def batch_measurements(tasks: Sequence[Task], x: Tensor, device: str = "cpu"
     ``x`` (one per task).
 
     Tasks of one ``(m, seed)``: :func:`measurements`. Several: an
-    :class:`~gs.operators.OperatorGroup` of one operator per ``(m, seed)`` (first-seen
+    :class:`~gs.operator_group.OperatorGroup` of one operator per ``(m, seed)`` (first-seen
     order), each with the images of its tasks measured by :func:`measurements` (so the
     same A and the same noise as in a batch of its own), and ``y`` padded.
     """
