@@ -330,11 +330,10 @@ def run_sweep(
 
     tasks = list({t.key: t for t in tasks}.values())
     # a record of another engine version is recomputed, not mixed with this one's
-    current = store.done_keys(engine=ENGINE_VERSION)
-    stale = [t.key for t in tasks if t.key not in current]
-    if stale and (store.done_keys() & set(stale)):
+    done = store.done_keys(engine=ENGINE_VERSION)
+    stale = (store.done_keys() - done) & {t.key for t in tasks}
+    if stale:
         store.drop(stale)
-    done = current
     if keep_images:
         done &= store.image_keys()
     todo = batches([t for t in tasks if t.key not in done], max_batch)
