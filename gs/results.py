@@ -115,9 +115,24 @@ def _truth_name(image_set: str, split: str, size: int, name: str) -> str:
     return f"truth|{image_set}|{split}|{size}|{name}"
 
 
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An ``.npz`` archive of ``arrays`` whose bytes depend on nothing else (the zip
+    entries carry a fixed date; ``np.savez`` stamps the current time)."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            arr = io.BytesIO()
+            np.lib.format.write_array(arr, np.asanyarray(arrays[name]), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+                        arr.getvalue())
+    return buf.getvalue()
+
+
 def write_images(store: ResultsStore, keys: Iterable[str], path: str | Path) -> Path:
     """Write the stored images of ``keys`` (PNG bytes, as stored) and the originals of
-    their images into an ``.npz`` archive."""
+    their images into an ``.npz`` archive (the same images give the same bytes)."""
     from gs.sweep import encode_png, load_images
 
     keys = sorted(set(keys))
@@ -131,11 +146,9 @@ def write_images(store: ResultsStore, keys: Iterable[str], path: str | Path) -> 
         for name, image in zip(names, truth, strict=True):
             arrays[_truth_name(image_set, split, int(size), name)] = np.frombuffer(
                 encode_png(image), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _replace(path, buf.getvalue())
+    return _replace(path, _npz_bytes(arrays))
 
 
 def read_images(path: str | Path) -> tuple[dict[str, bytes], dict[tuple, object]]:
@@ -156,21 +169,6 @@ def read_images(path: str | Path) -> tuple[dict[str, bytes], dict[tuple, object]
             else:
                 images[name] = data
     return images, truth
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An ``.npz`` archive of ``arrays`` whose bytes depend on nothing else (the zip
-    entries carry a fixed date; ``np.savez`` stamps the current time)."""
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name in sorted(arrays):
-            arr = io.BytesIO()
-            np.lib.format.write_array(arr, np.asanyarray(arrays[name]), allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
-                        arr.getvalue())
-    return buf.getvalue()
 
 
 def write_samples(sheets: Iterable, path: str | Path, merge: bool = True) -> Path:
