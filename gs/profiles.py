@@ -38,8 +38,10 @@ class Profile:
     cut-selection sweep per family (None: each model's ``sweep_cuts``) and
     ``sweep_ratios`` its ratios (None: ``ratios``; the paper pools all ten); ``show_ratio``
     is the ratio of the qualitative figures; ``baseline_budget`` scales every baseline's
-    step counts (1.0 = the paper's); ``lasso`` holds options of the Lasso-DCT solver
-    (``tol``, ``steps`` = max FISTA iterations; empty = run to 1e-6 relative change).
+    step counts (1.0 = the paper's) and ``baseline_images`` caps the test images per set
+    that the baselines of notebook 04 run on (None: ``n_test``); ``lasso`` holds options
+    of the Lasso-DCT solver (``tol``, ``steps`` = max FISTA iterations; empty = run to
+    1e-6 relative change).
     ``structured_from``: images of at least this many pixels a side use ``"cs_fast"``
     (:class:`gs.operators.StructuredCS`) where ``operator`` is ``"cs"`` (a dense A at
     128 px and the paper's largest m = 24,000 is 4.7 GB); None: never.
@@ -61,6 +63,7 @@ class Profile:
     show_ratio: float = PAPER_RATIOS[6]
     n_samples: int = 8
     baseline_budget: float = 1.0
+    baseline_images: int | None = None
     lasso: dict = field(default_factory=dict)
     structured_from: int | None = None
     device: str = "auto"
@@ -113,6 +116,8 @@ PROFILES: dict[str, Profile] = {
     # cut sweep over every cut of each model at every ratio, six of the paper's ten
     # ratios (0.008 to 0.49). Hours on 2 CPU cores (bench/paper_profile.py projects it);
     # its per-task results are shipped. n_test / n_val: more than any shipped set holds.
+    # The baselines at full budget cost minutes per image and ratio on a CPU: notebook 04
+    # runs them on the first 10 test images of each set (its figures say so).
     "offline-full": Profile(
         name="offline-full",
         models=OFFLINE_MODELS,
@@ -125,6 +130,7 @@ PROFILES: dict[str, Profile] = {
         restarts=3,
         n_samples=8,
         baseline_budget=1.0,
+        baseline_images=10,
     ),
     "paper": Profile(
         name="paper",

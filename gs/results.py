@@ -283,38 +283,65 @@ def _stats(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def summary_tables(profile: str, directory: str | Path | None = None) -> dict[str, pd.DataFrame]:
+def summary_tables(profile: str, directory: str | Path | None = None, *,
+                   families: Sequence[str] | None = None,
+                   image_sets: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
     """Every number the README quotes, from the shipped table: mean PSNR, its SD and n,
     with mean SSIM (and SD) beside it, per figure and the groups it compares; the gains
-    are means of paired per-image differences."""
+    are means of paired per-image differences.
+
+    ``families`` / ``image_sets`` restrict the figures that take them (a run in progress,
+    see :func:`gs.figures.cli.draw_all`). A figure whose tasks the table does not hold
+    yet gets a one-row table ``missing`` saying so instead of its numbers."""
     from gs.figures import cli
+    from gs.figures.common import MissingResults
 
     source, cfg = cli.shipped_source(profile, directory)
+    sets = list(image_sets or (cfg.in_dist, cfg.ood))
     tables: dict[str, pd.DataFrame] = {}
-    draw = cli.draw_all(source, cfg, ["02", "03", "04", "06", "07", "08"], out_dir=None)
-    cuts = draw["02"].cuts
-    tables["cuts (02, validation, pooled over m)"] = pd.DataFrame(
-        [{"family": f, "cut": c.cut, "paper_cut": c.paper_cut, "source": c.source}
-         for f, c in cuts.items()])
-    val = draw["02"].frames["02_cut_selection"]
-    val = val[val.image_set == cfg.in_dist]
-    chosen = val[val.cut == val.family.map({f: c.cut for f, c in cuts.items()})]
-    tables["02 validation faces, cut 0 vs chosen cut"] = _stats(
-        pd.concat([val[val.cut == 0].assign(at="cut 0"), chosen.assign(at="chosen")]),
-        ["family", "at"])
-    cs = pd.concat([draw["03"].frames[f"03_cs_{s}"] for s in (cfg.in_dist, cfg.ood)])
-    tables["03 by ratio"] = _stats(cs, ["image_set", "family", "series", "ratio"])
-    tables["03 mean over ratios"] = _stats(cs, ["image_set", "family", "series"])
-    tables["03 surgery gain (paired)"] = _gains(cs, "surgery", ["no_surgery", "lasso_dct"])
-    base = pd.concat(f for n, f in draw["04"].frames.items() if n.startswith("04_baselines"))
-    tables["04 mean over ratios"] = _stats(base, ["image_set", "family", "series"])
-    tables["04 by ratio"] = _stats(base, ["image_set", "family", "series", "ratio"])
-    re = pd.concat(f for n, f in draw["06"].frames.items() if n.startswith("06_reinit"))
-    tables["06 mean over ratios"] = _stats(re, ["image_set", "family", "series"])
-    tables["06 surgery vs reinit (paired)"] = _gains(re, "surgery", ["reinit"])
-    z = draw["07"].frames["07_zero_representation_error"]
-    tables["07 by problem"] = _stats(z, ["family", "series", "problem"])
-    sup = draw["08"].frames
+    draw = {}
+    for group in ("02", "03", "04", "06", "07", "08"):
+        try:
+            draw[group] = cli.draw_all(source, cfg, [group], out_dir=None, families=families,
+                                       image_sets=image_sets)[group]
+        except MissingResults as exc:
+            tables[f"{group} missing"] = pd.DataFrame([{"figure": group, "missing": str(exc)}])
+    if "02" in draw:
+        cuts = draw["02"].cuts
+        tables["cuts (02, validation, pooled over m)"] = pd.DataFrame(
+            [{"family": f, "cut": c.cut, "paper_cut": c.paper_cut, "source": c.source}
+             for f, c in cuts.items()])
+        val = draw["02"].frames["02_cut_selection"]
+        val = val[val.image_set == cfg.in_dist]
+        chosen = val[val.cut == val.family.map({f: c.cut for f, c in cuts.items()})]
+        tables["02 validation faces, cut 0 vs chosen cut"] = _stats(
+            pd.concat([val[val.cut == 0].assign(at="cut 0"), chosen.assign(at="chosen")]),
+            ["family", "at"])
+    if "03" in draw:
+        cs = pd.concat([draw["03"].frames[f"03_cs_{s}"] for s in sets])
+        tables["03 by ratio"] = _stats(cs, ["image_set", "family", "series", "ratio"])
+        tables["03 mean over ratios"] = _stats(cs, ["image_set", "family", "series"])
+        tables["03 surgery gain (paired)"] = _gains(cs, "surgery", ["no_surgery", "lasso_dct"])
+    if "04" in draw:
+        base = pd.concat(f for n, f in draw["04"].frames.items()
+                         if n.startswith("04_baselines"))
+        tables["04 mean over ratios"] = _stats(base, ["image_set", "family", "series"])
+        tables["04 by ratio"] = _stats(base, ["image_set", "family", "series", "ratio"])
+    if "06" in draw:
+        re = pd.concat(f for n, f in draw["06"].frames.items() if n.startswith("06_reinit"))
+        tables["06 mean over ratios"] = _stats(re, ["image_set", "family", "series"])
+        tables["06 surgery vs reinit (paired)"] = _gains(re, "surgery", ["reinit"])
+    if "07" in draw:
+        z = draw["07"].frames["07_zero_representation_error"]
+        tables["07 by problem"] = _stats(z, ["family", "series", "problem"])
+    if "08" in draw:
+        _supplement_tables(draw["08"].frames, tables)
+    for d in draw.values():
+        d.close()
+    return tables
+
+
+def _supplement_tables(sup: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame]) -> None:
     tables["08a raw reconstruction"] = _stats(sup["08a_raw_reconstruction"],
                                               ["image_set", "family", "series"])
     tables["08a surgery gain (paired)"] = _gains(sup["08a_raw_reconstruction"], "surgery",
@@ -331,9 +358,6 @@ def summary_tables(profile: str, directory: str | Path | None = None) -> dict[st
              adam_chosen=("best_optimiser", lambda s: float((s == "adam").mean())))
         .reset_index())
     tables["08e divergence"] = sup["08e_divergence"]
-    for d in draw.values():
-        d.close()
-    return tables
 
 
 def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataFrame:
@@ -374,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("summary", help="print every number the README quotes")
     s.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     s.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
+    s.add_argument("--families", help="comma-separated families (default all)")
+    s.add_argument("--image-sets", help="comma-separated image sets (default both)")
     args = ap.parse_args(argv)
     if args.command == "export":
         if args.store and not Path(args.store).is_file():
@@ -382,7 +408,11 @@ def main(argv: list[str] | None = None) -> int:
         for path in export(args.profile, store, args.out, samples=not args.no_samples):
             print(path)
         return 0
-    print(format_tables(summary_tables(args.profile, args.dir)))
+    def names(text):
+        return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+    print(format_tables(summary_tables(args.profile, args.dir, families=names(args.families),
+                                       image_sets=names(args.image_sets))))
     return 0
 
 

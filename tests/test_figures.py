@@ -386,3 +386,53 @@ def test_a_profile_without_notebook_09_is_skipped_with_a_message(store, tmp_path
     assert cli.main(["09", "--profile", "smoke", "--results", str(tmp_path),
                      "--out", str(out)]) == 1
     assert "figure 09:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
+def test_a_run_in_progress_draws_the_families_and_sets_it_holds(tmp_path, capsys):
+    """A table holding only the DCGAN on faces (a long run in progress) draws those
+    figures with --families/--image-sets, numbers equal to the complete table's, and
+    fails without them; unknown names are errors naming what the profile has."""
+    table = results.read_table(SHIPPED)
+    part = table[table.family.isin(["dcgan", ""]) & (table.image_set == "faces")]
+    results.write_table(part, tmp_path / results.TABLE_NAME)
+    out = tmp_path / "f"
+    argv = ["02", "03", "--results", str(tmp_path), "--out", str(out), "--format", "png"]
+    assert cli.main(argv) == 1
+    assert "figure 02:" in capsys.readouterr().err
+    assert cli.main(argv + ["--families", "dcgan", "--image-sets", "faces"]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["02_cut_selection.png",
+                                                          "03_cs_faces.png"]
+    new = pd.read_csv(out / "03_cs_faces.csv")
+    old = pd.read_csv(FIGURES_DIR / "offline" / "03_cs_faces.csv")
+    old = old[old.family == "dcgan"].reset_index(drop=True)
+    assert len(new) == len(old) > 0
+    pd.testing.assert_frame_equal(new, old)
+    sweep_rows = pd.read_csv(out / "02_cut_selection.csv")
+    assert set(sweep_rows.family) == {"dcgan"} and set(sweep_rows.image_set) == {"faces"}
+    tables = results.summary_tables("offline", tmp_path, families=["dcgan"],
+                                    image_sets=["faces"])
+    assert set(tables["03 mean over ratios"].family) == {"dcgan"}
+    assert set(tables["03 mean over ratios"].image_set) == {"faces"}
+    assert "missing" in tables["08 missing"].columns  # 08 studies every family: not drawn
+    for bad, message in ((["--families", "gan"], "has no family ['gan']"),
+                         (["--image-sets", "celeba"], "not ['celeba']")):
+        with pytest.raises(SystemExit):
+            cli.main(argv + bad)
+        assert message in capsys.readouterr().err
+
+
+def test_baselines_run_on_the_profiles_baseline_images():
+    from gs.figures.common import sets_of
+    from gs.figures.curves import baseline_config
+    from gs.profiles import get_profile
+
+    full = get_profile("offline-full")
+    cfg, image_sets = baseline_config(full)
+    assert (cfg.n_test, image_sets, cfg.ratios) == (10, ["faces", "scenes"], full.ratios)
+    quick = get_profile("offline")
+    cfg, image_sets = baseline_config(quick)
+    assert (cfg.n_test, image_sets, cfg.ratios) == (3, ["faces"], quick.ratios[1::2])
+    assert baseline_config(full, n_images=4)[0].n_test == 4
+    with pytest.raises(ValueError, match=r"profile 'offline' uses \['faces', 'scenes'\]"):
+        sets_of(quick, ["celeba"])

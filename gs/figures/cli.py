@@ -2,6 +2,7 @@
 
     python -m gs.figures                                  # every offline figure, paper style
     python -m gs.figures 03 05 --style talk --format png,pdf,svg --out /tmp/talk
+    python -m gs.figures 02 03 10 --profile offline-full --families dcgan  # a run in progress
 
 Reads ``figures/<profile>/results.csv.gz``, ``images.npz`` and ``samples.npz``
 (:mod:`gs.results`), builds each figure's tasks exactly as its notebook does and draws
@@ -51,10 +52,32 @@ def shipped_source(profile: str, directory: str | Path | None = None
                          folder / results.SAMPLES_NAME), get_profile(profile))
 
 
+#: The groups that can draw a part of their figures: ``families`` (model families) and
+#: ``image_sets`` (in- / out-of-distribution). The other groups always draw everything.
+SELECTABLE = {"02": ("families", "image_sets"), "03": ("families", "image_sets"),
+              "04": ("families", "image_sets"), "05": ("families", "image_sets"),
+              "06": ("families", "image_sets"), "07": ("families",), "09": ("families",)}
+
+
 def draw_all(source: Source, cfg: Profile, groups: Sequence[str], *,
-             out_dir: Path | None, formats: Sequence[str] = ("pdf", "png")) -> dict[str, Drawn]:
-    """Draw the figure ``groups`` (keys of :data:`FIGURES`); save them into ``out_dir``."""
-    return {g: FIGURES[g](source, cfg, out_dir=out_dir, formats=formats) for g in groups}
+             out_dir: Path | None, formats: Sequence[str] = ("pdf", "png"),
+             families: Sequence[str] | None = None,
+             image_sets: Sequence[str] | None = None) -> dict[str, Drawn]:
+    """Draw the figure ``groups`` (keys of :data:`FIGURES`); save them into ``out_dir``.
+
+    ``families`` / ``image_sets`` restrict the groups of :data:`SELECTABLE` that take them
+    (e.g. a profile whose run has so far computed only the DCGAN on faces); the others
+    draw everything."""
+    drawn = {}
+    for g in groups:
+        options = {k: v for k, v in (("families", families), ("image_sets", image_sets))
+                   if v and k in SELECTABLE.get(g, ())}
+        drawn[g] = FIGURES[g](source, cfg, out_dir=out_dir, formats=formats, **options)
+    return drawn
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
                                   "outputs/figures/PROFILE-STYLE otherwise)")
     ap.add_argument("--results", help="folder holding results.csv.gz and images.npz "
                                       "(default figures/PROFILE)")
+    ap.add_argument("--families", help="comma-separated model families to draw, e.g. dcgan "
+                                       f"(groups {', '.join(SELECTABLE)}; default all)")
+    ap.add_argument("--image-sets", help="comma-separated image sets to draw, e.g. faces "
+                    f"(groups {', '.join(g for g, o in SELECTABLE.items() if 'image_sets' in o)}"
+                    "; default both)")
     args = ap.parse_args(argv)
     unknown = [g for g in args.figures if g not in FIGURES]
     if unknown:
@@ -88,11 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    families = _names(args.families)
+    image_sets = _names(args.image_sets)
+    if families and (bad := [f for f in families if f not in cfg.models]):
+        ap.error(f"--families: profile {cfg.name!r} has no family {bad}; it has "
+                 f"{list(cfg.models)}")
+    if image_sets and (bad := [s for s in image_sets if s not in (cfg.in_dist, cfg.ood)]):
+        ap.error(f"--image-sets: profile {cfg.name!r} uses {[cfg.in_dist, cfg.ood]}, not {bad}")
     plotting.set_style(args.style)
     for group in args.figures or list(FIGURES):
         t = time.perf_counter()
         try:
-            drawn = draw_all(source, cfg, [group], out_dir=out, formats=formats)[group]
+            drawn = draw_all(source, cfg, [group], out_dir=out, formats=formats,
+                             families=families, image_sets=image_sets)[group]
         except NotRun as exc:
             print(f"{group}: skipped: {exc}")
             continue

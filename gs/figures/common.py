@@ -19,7 +19,7 @@ import pandas as pd
 from torch import Tensor
 
 from gs import plotting, sweep
-from gs.profiles import get_profile
+from gs.profiles import Profile, get_profile
 from gs.samples import SampleSheet
 from gs.sweep import ResultsStore, Task
 
@@ -164,6 +164,18 @@ class Drawn:
 def cuts_of(source: Source, profile, families: Sequence[str]) -> dict[str, sweep.CutChoice]:
     """Each family's cut (:func:`gs.sweep.chosen_cuts`), as the notebooks print it."""
     return sweep.chosen_cuts(profile, source.store, families)
+
+
+def sets_of(cfg: Profile, image_sets: Sequence[str] | None) -> list[str]:
+    """``image_sets`` (default: the profile's in-distribution and out-of-distribution
+    sets); a set the profile does not use is a ValueError naming both."""
+    known = [cfg.in_dist, cfg.ood]
+    if image_sets is None:
+        return known
+    bad = [s for s in image_sets if s not in known]
+    if bad or not image_sets:
+        raise ValueError(f"image sets {list(image_sets)!r}: profile {cfg.name!r} uses {known}")
+    return list(image_sets)
 
 
 def provenance(cuts: Mapping[str, sweep.CutChoice]) -> dict[str, str]:

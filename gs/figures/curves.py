@@ -10,18 +10,21 @@ from pathlib import Path
 import pandas as pd
 
 from gs import plotting, sweep
-from gs.figures.common import Drawn, Source, budget_note, cuts_of, images_note, provenance
+from gs.figures.common import Drawn, Source, budget_note, cuts_of, images_note, provenance, sets_of
 from gs.profiles import Profile
 
 PAPER_FORMATS = ("pdf", "png")
 
 
-def cut_selection(source: Source, cfg: Profile, families: Sequence[str] | None = None, *,
-                  out_dir: Path | None = None, formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
+def cut_selection(source: Source, cfg: Profile, families: Sequence[str] | None = None,
+                  image_sets: Sequence[str] | None = None, *, out_dir: Path | None = None,
+                  formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
     """``02_cut_selection``: PSNR against the cut on the validation images (the sweep
-    :func:`gs.sweep.chosen_cuts` reads back), in and out of distribution, pooled over m."""
+    :func:`gs.sweep.chosen_cuts` reads back), in and out of distribution (or
+    ``image_sets``), pooled over m."""
     families = list(families or cfg.models)
-    tasks = [t for family in families for image_set in (cfg.in_dist, cfg.ood)
+    image_sets = sets_of(cfg, image_sets)
+    tasks = [t for family in families for image_set in image_sets
              for t in sweep.cut_sweep_grid(cfg, family, image_set)]
     frame = source.fetch(tasks)
     out = Drawn(cuts=cuts_of(source, cfg, families))
@@ -66,13 +69,15 @@ def _curves(source: Source, cfg: Profile, tasks, cuts, stem: str, title: str,
 
 
 def compressed_sensing(source: Source, cfg: Profile, families: Sequence[str] | None = None,
-                       ratios=None, *, out_dir: Path | None = None,
+                       ratios=None, image_sets: Sequence[str] | None = None, *,
+                       out_dir: Path | None = None,
                        formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
     """``03_cs_<set>``: PSNR against m/n with surgery, without and Lasso-DCT, per family,
-    in and out of distribution. Keeps the recovered images (05 shows them)."""
+    in and out of distribution (or ``image_sets``). Keeps the recovered images (05 shows
+    them)."""
     families = list(families or cfg.models)
     cuts = cuts_of(source, cfg, families)
-    image_sets = [cfg.in_dist, cfg.ood]
+    image_sets = sets_of(cfg, image_sets)
     tasks = cs_tasks(cfg, cuts, families, image_sets, ratios)
     return _curves(source, cfg, tasks, cuts, "03_cs", "Compressed sensing", image_sets,
                    Drawn(cuts=cuts), out_dir, formats, keep_images=True)
@@ -82,12 +87,14 @@ def baseline_config(base: Profile, n_images: int | None = None, ratios=None,
                     image_sets: Sequence[str] | None = None) -> tuple[Profile, list[str]]:
     """04's profile and image sets: at a reduced baseline budget (smoke, offline) at most 3
     test images, every other ratio and the in-distribution set only (one baseline batch
-    costs minutes on a CPU); the arguments override this."""
+    costs minutes on a CPU); at full budget both sets, every ratio and at most the
+    profile's ``baseline_images`` test images; the arguments override this."""
     reduced = base.baseline_budget < 1
+    default_n = min(base.n_test, 3 if reduced else base.baseline_images or base.n_test)
     cfg = dataclasses.replace(
-        base, n_test=n_images or (min(base.n_test, 3) if reduced else base.n_test),
+        base, n_test=n_images or default_n,
         ratios=tuple(ratios or (base.ratios[1::2] if reduced else base.ratios)))
-    sets = list(image_sets or ([cfg.in_dist] if reduced else [cfg.in_dist, cfg.ood]))
+    sets = sets_of(cfg, image_sets or ([cfg.in_dist] if reduced else None))
     return cfg, sets
 
 
@@ -157,7 +164,7 @@ def reinit(source: Source, cfg: Profile, families: Sequence[str] | None = None, 
     """``06_reinit_<set>``: surgery with the trained kept blocks against the same blocks
     re-initialised, and no surgery, per family (default: the in-distribution set)."""
     families = list(families or cfg.models)
-    image_sets = list(image_sets or [cfg.in_dist])
+    image_sets = sets_of(cfg, image_sets or [cfg.in_dist])
     cuts = cuts_of(source, cfg, families)
     tasks = []
     for family in families:

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from gs import plotting, sweep
-from gs.figures.common import Drawn, MissingResults, Source, budget_note, cuts_of
+from gs.figures.common import Drawn, MissingResults, Source, budget_note, cuts_of, sets_of
 from gs.figures.curves import PAPER_FORMATS, cs_tasks
 from gs.profiles import Profile
 from gs.samples import SampleSheet
@@ -96,7 +96,8 @@ def samples(cfg: Profile, cuts: Sequence[int] | None = None, n_samples: int | No
 
 
 def qualitative(source: Source, cfg: Profile, families: Sequence[str] | None = None,
-                ratio: float | None = None, n_show: int = 4, *, out_dir: Path | None = None,
+                ratio: float | None = None, n_show: int = 4,
+                image_sets: Sequence[str] | None = None, *, out_dir: Path | None = None,
                 formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
     """``05_qualitative_<family>_<set>``: Original / Lasso-DCT / No Surgery / With Surgery
     for the first ``n_show`` test images (not the best), with each image's PSNR, at
@@ -107,7 +108,7 @@ def qualitative(source: Source, cfg: Profile, families: Sequence[str] | None = N
     out = Drawn(cuts=cuts)
     labels = ["Original"] + [sweep.series_label(c) for c in QUALITATIVE_SERIES]
     for family in families:
-        for image_set in (cfg.in_dist, cfg.ood):
+        for image_set in sets_of(cfg, image_sets):
             tasks = cs_tasks(cfg, cuts, [family], [image_set], [ratio], n_images=n_show)
             stored = source.fetch(tasks, keep_images=True)
             psnr = dict(zip(stored.key, stored.psnr, strict=True))
