@@ -184,8 +184,9 @@ class Claims:
             v = self.runs("surgery", family=fam, image_set=self.p.in_dist, split="val")
             curve = v.groupby("cut")["psnr"].mean().sort_index()
             if len(curve) < 3:
-                self.out.append(Verdict(number, "PSNR is roughly concave in the cut", fam,
-                                        NOT_SHOWN, "fewer than 3 cuts swept", len(curve)))
+                self.out.append(Verdict(number, "PSNR is roughly concave in the cut",
+                                        f"{fam}, {self.p.in_dist} (validation)", NOT_SHOWN,
+                                        "fewer than 3 cuts swept", len(curve)))
                 continue
             peak = int(curve.values.argmax())
             vals = curve.values
@@ -271,6 +272,81 @@ def summary(verdicts: Sequence[Verdict], reason: Callable[[Verdict], str] | None
             line += f"  <- {reason(v)}"
         lines.append(line)
     return "\n".join(lines)
+
+
+#: How a claim's verdict moved from a first run to a second (:func:`compare`).
+CHANGES = {"same": "same conclusion", "decided": "decided by the {b} run",
+           "undecided": "no longer decided in the {b} run", "reversed": "reversed by the {b} run",
+           "only first": "not in the {b} run yet", "only second": "only in the {b} run"}
+
+
+#: A claim's wording where its scopes word it differently (one per baseline, problem).
+TITLES = {3: "surgery is at least as good as mGANprior and IAGAN and comparable with Deep "
+             "Decoder", 7: "surgery helps inpainting and super-resolution"}
+
+
+def compare(first: Sequence[Verdict], second: Sequence[Verdict]) -> pd.DataFrame:
+    """Each claim and scope of two runs side by side (e.g. the quick offline profile and
+    offline-full): verdict, mean paired difference and n of each, and ``change`` (a key of
+    :data:`CHANGES`). A verdict on no runs (n = 0) counts as absent."""
+    rows: dict[tuple, dict] = {}
+    for side, verdicts in (("first", first), ("second", second)):
+        for v in verdicts:
+            row = rows.setdefault((v.number, v.claim, v.scope),
+                                  {"number": v.number, "claim": v.claim, "scope": v.scope})
+            if v.n:
+                row.update({f"{side}_verdict": v.verdict, f"{side}_mean": v.mean,
+                            f"{side}_n": v.n})
+    out = pd.DataFrame(list(rows.values()))
+    for side in ("first", "second"):
+        for col, empty in (("verdict", None), ("mean", math.nan), ("n", 0)):
+            if f"{side}_{col}" not in out:
+                out[f"{side}_{col}"] = empty
+    out[["first_n", "second_n"]] = out[["first_n", "second_n"]].fillna(0).astype(int)
+
+    def change(r) -> str:
+        a, b = r.first_verdict, r.second_verdict
+        if not isinstance(b, str):
+            return "only first"
+        if not isinstance(a, str):
+            return "only second"
+        if a == b:
+            return "same"
+        if a == NOT_SHOWN:
+            return "decided"
+        return "undecided" if b == NOT_SHOWN else "reversed"
+
+    out["change"] = out.apply(change, axis=1) if len(out) else []
+    return out.sort_values("number", kind="stable").reset_index(drop=True)
+
+
+def _side(verdict, mean: float, n: int) -> str:
+    if not isinstance(verdict, str):
+        return "not run"
+    return verdict + (f" {mean:+.2f} dB" if not math.isnan(mean) else "") + f", n={n}"
+
+
+def compare_sentences(table: pd.DataFrame, first: str = "quick", second: str = "full"
+                      ) -> list[str]:
+    """One sentence per claim from :func:`compare`'s ``table``: which scopes kept, gained,
+    lost or reversed their verdict, with both runs' numbers."""
+    sentences = []
+    for number, part in table.groupby("number", sort=True):
+        several = part.claim.nunique() > 1 or int(number) in TITLES
+        pieces = []
+        for change in CHANGES:
+            rows = part[part.change == change]
+            if rows.empty:
+                continue
+            what = "; ".join(
+                f"{(r.claim + ', ') if several else ''}{r.scope} ({first}: "
+                f"{_side(r.first_verdict, r.first_mean, r.first_n)}; {second}: "
+                f"{_side(r.second_verdict, r.second_mean, r.second_n)})"
+                for r in rows.itertuples())
+            pieces.append(f"{CHANGES[change].format(b=second)} for {what}")
+        claim = TITLES.get(int(number), part.claim.iloc[0])
+        sentences.append(f"({number}) {claim}: " + "; ".join(pieces) + ".")
+    return sentences
 
 
 #: Offline profiles: what their models and images are (why a claim may not transfer).

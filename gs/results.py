@@ -15,6 +15,8 @@ so every figure can be redrawn from them without recovering anything
 
     python -m gs.results export --profile offline    # store -> figures/offline/
     python -m gs.results summary --profile offline   # every number the README quotes
+    python -m gs.results claims --profile offline-full --against offline
+                                # the paper's claims, and what changed from the quick run
 
 >>> import pandas as pd, tempfile, os
 >>> t = pd.DataFrame({"key": ["b", "a"], "model": ["", "m"], "psnr": [20.5, float("inf")]})
@@ -360,6 +362,18 @@ def _supplement_tables(sup: dict[str, pd.DataFrame], tables: dict[str, pd.DataFr
     tables["08e divergence"] = sup["08e_divergence"]
 
 
+def claim_verdicts(profile: str, directory: str | Path | None = None) -> list:
+    """The paper's claims judged from ``profile``'s shipped table (:mod:`gs.claims`, as
+    figure 10), at the cuts its validation sweep chose."""
+    from gs import claims
+    from gs.figures import cli
+    from gs.sweep.cuts import chosen_cuts
+
+    source, cfg = cli.shipped_source(profile, directory)
+    cuts = {f: c.cut for f, c in chosen_cuts(cfg, source.store, list(cfg.models)).items()}
+    return claims.evaluate(source.store.to_frame(), cfg, cuts)
+
+
 def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataFrame:
     """Mean, SD and n of the paired per-image differences ``series - other`` (PSNR and
     SSIM) per image set and family."""
@@ -400,7 +414,22 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
     s.add_argument("--families", help="comma-separated families (default all)")
     s.add_argument("--image-sets", help="comma-separated image sets (default both)")
+    c = sub.add_parser("claims", help="print each claim's verdict from the shipped table; "
+                                      "with --against, one sentence per claim comparing runs")
+    c.add_argument("--profile", default="offline", choices=sorted(PROFILES))
+    c.add_argument("--against", choices=sorted(PROFILES),
+                   help="a first run to compare with, e.g. offline for offline-full")
     args = ap.parse_args(argv)
+    if args.command == "claims":
+        from gs import claims
+
+        verdicts = claim_verdicts(args.profile)
+        print(claims.summary(verdicts))
+        if args.against:
+            table = claims.compare(claim_verdicts(args.against), verdicts)
+            print(f"\n{args.against} -> {args.profile}:")
+            print("\n".join(claims.compare_sentences(table, args.against, args.profile)))
+        return 0
     if args.command == "export":
         if args.store and not Path(args.store).is_file():
             ap.error(f"no results store at {args.store}")

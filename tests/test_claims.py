@@ -77,3 +77,39 @@ def test_concavity_of_psnr_in_the_cut():
 
     assert curve([18, 22, 23, 19]) == claims.HOLDS
     assert curve([18, 22, 18, 23]) == claims.FAILS
+
+
+def test_compare_says_how_each_verdict_moved_between_two_runs():
+    """A quick and a full run side by side: same, decided, undecided, reversed, and scopes
+    only one run has (a verdict on no runs counts as absent); one sentence per claim."""
+    V = claims.Verdict
+    quick = [V(1, "c1", "dcgan, faces", claims.HOLDS, "", 4, 4.6),
+             V(1, "c1", "vae, faces", claims.HOLDS, "", 4, 2.0),
+             V(2, "c2", "dcgan, scenes", claims.NOT_SHOWN, "", 4, 3.4),
+             V(2, "c2", "vae, scenes", claims.HOLDS, "", 4, 1.0),
+             V(3, "surgery is at least as good as mgan", "dcgan, faces", claims.HOLDS, "", 3,
+               0.8)]
+    full = [V(1, "c1", "dcgan, faces", claims.HOLDS, "", 21, 5.1),
+            V(1, "c1", "vae, faces", claims.NOT_SHOWN, "no paired runs", 0),
+            V(2, "c2", "dcgan, scenes", claims.HOLDS, "", 30, 3.9),
+            V(2, "c2", "vae, scenes", claims.FAILS, "", 30, -1.0),
+            V(3, "surgery is at least as good as mgan", "dcgan, faces", claims.NOT_SHOWN, "",
+              10, -0.9),
+            V(4, "c4", "dcgan, faces (validation)", claims.HOLDS, "", 7)]
+    t = claims.compare(quick, full)
+    assert dict(zip(t.scope + "/" + t.number.astype(str), t.change, strict=True)) == {
+        "dcgan, faces/1": "same", "vae, faces/1": "only first", "dcgan, scenes/2": "decided",
+        "vae, scenes/2": "reversed", "dcgan, faces/3": "undecided",
+        "dcgan, faces (validation)/4": "only second"}
+    assert t.loc[t.scope == "vae, faces", "second_n"].item() == 0
+    s = claims.compare_sentences(t, "offline", "offline-full")
+    assert len(s) == 4
+    assert s[0] == ("(1) c1: same conclusion for dcgan, faces (offline: holds +4.60 dB, n=4; "
+                    "offline-full: holds +5.10 dB, n=21); not in the offline-full run yet for "
+                    "vae, faces (offline: holds +2.00 dB, n=4; offline-full: not run).")
+    assert "decided by the offline-full run for dcgan, scenes" in s[1]
+    assert "reversed by the offline-full run for vae, scenes" in s[1]
+    assert s[2].startswith(f"(3) {claims.TITLES[3]}: no longer decided in the offline-full "
+                           "run for surgery is at least as good as mgan, dcgan, faces")
+    assert s[3] == ("(4) c4: only in the offline-full run for dcgan, faces (validation) "
+                    "(offline: not run; offline-full: holds, n=7).")

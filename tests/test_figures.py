@@ -436,3 +436,17 @@ def test_baselines_run_on_the_profiles_baseline_images():
     assert baseline_config(full, n_images=4)[0].n_test == 4
     with pytest.raises(ValueError, match=r"profile 'offline' uses \['faces', 'scenes'\]"):
         sets_of(quick, ["celeba"])
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
+def test_claims_command_prints_verdicts_and_one_sentence_per_claim(capsys):
+    """A run compared with itself: every claim keeps its verdict, in one sentence each."""
+    assert results.main(["claims", "--profile", "offline", "--against", "offline"]) == 0
+    printed = capsys.readouterr().out
+    verdicts, comparison = printed.split("\noffline -> offline:\n")
+    shipped = pd.read_csv(FIGURES_DIR / "offline" / "10_paper_claims.csv")
+    assert len(verdicts.strip().splitlines()) == len(shipped)
+    sentences = comparison.strip().splitlines()
+    assert [s.split(")")[0] for s in sentences] == [f"({i}" for i in range(1, 8)]
+    assert all(": same conclusion for " in s and "decided" not in s and "reversed" not in s
+               for s in sentences)
