@@ -6,13 +6,17 @@
 #      and paper profiles (bench/paper_profile.py), 4. only with TRAIN_BUDGET_S > 0: BEGAN-64
 #      trained by the paper's recipe (--objective gan) on the DigiFace stream for that long,
 #      with the step count fixed up front (so the recorded command reproduces it).
+#   Between 3 and 4, only with OFFFULL_BUDGET_S > 0: the offline-full notebooks 02-07 for
+#      that long, resuming outputs/results/offline-full.sqlite (pass it in the device tool's
+#      carry); the store comes back as $OUT/offline-full.sqlite.
 # Needs the gan_face_generate wheel in .whl/ where pip cannot reach the index.
 # Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, cross_config.txt, paper_profile.txt,
-# began_gan.tar.
+# offline_full.txt, offline-full.sqlite, began_gan.tar.
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-gpu_out}; mkdir -p "$OUT"
 TRAIN_BUDGET_S=${TRAIN_BUDGET_S:-0}
+OFFFULL_BUDGET_S=${OFFFULL_BUDGET_S:-0}
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site:$PWD
@@ -37,6 +41,15 @@ timeout 120 python3 bench/cross_config.py --device ${DEV:-cuda} --steps 25 \
 echo "== 3. paper-profile projection (calibrated slice per notebook; training excluded)"
 timeout 240 python3 bench/paper_profile.py --device ${DEV:-cuda} --profile offline-full paper \
   --quiet --json "$OUT/paper_profile.json" 2>&1 | tail -25 | tee "$OUT/paper_profile.txt"
+
+if [ "$OFFFULL_BUDGET_S" -gt 0 ]; then
+  echo "== 3b. offline-full compute for OFFFULL_BUDGET_S s (resumes the carried store)"
+  # carry outputs/results/offline-full.sqlite to resume; the store comes back in $OUT
+  cp outputs/results/offline-full.sqlite "$OUT/offline-full.sqlite" 2>/dev/null || true
+  timeout "$OFFFULL_BUDGET_S" python3 -m gs.notebooks --profile offline-full \
+    --only 02 03 04 05 06 07 -p store_path="$OUT/offline-full.sqlite" --out-dir /tmp/offfull_figs \
+    2>&1 | tail -15 | tee "$OUT/offline_full.txt"
+fi
 
 [ "$TRAIN_BUDGET_S" -gt 0 ] || { ls -la "$OUT"; exit 0; }
 
