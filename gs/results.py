@@ -294,18 +294,20 @@ def summary_tables(profile: str, directory: str | Path | None = None, *,
 
     ``families`` / ``image_sets`` restrict the figures that take them (a run in progress,
     see :func:`gs.figures.cli.draw_all`). A figure whose tasks the table does not hold
-    yet gets a one-row table ``missing`` saying so instead of its numbers."""
+    yet gets a one-row table ``NN missing`` saying so instead of its numbers (the command
+    then exits 1), and one the selection leaves nothing to show ``NN not drawn``."""
     from gs.figures import cli
-    from gs.figures.common import MissingResults
+    from gs.figures.common import MissingResults, NotRun
 
     source, cfg = cli.shipped_source(profile, directory)
-    sets = list(image_sets or (cfg.in_dist, cfg.ood))
     tables: dict[str, pd.DataFrame] = {}
     draw = {}
     for group in ("02", "03", "04", "06", "07", "08"):
         try:
             draw[group] = cli.draw_all(source, cfg, [group], out_dir=None, families=families,
                                        image_sets=image_sets)[group]
+        except NotRun as exc:  # the selection leaves the figure nothing to show
+            tables[f"{group} not drawn"] = pd.DataFrame([{"figure": group, "why": str(exc)}])
         except MissingResults as exc:
             tables[f"{group} missing"] = pd.DataFrame([{"figure": group, "missing": str(exc)}])
     if "02" in draw:
@@ -320,7 +322,7 @@ def summary_tables(profile: str, directory: str | Path | None = None, *,
             pd.concat([val[val.cut == 0].assign(at="cut 0"), chosen.assign(at="chosen")]),
             ["family", "at"])
     if "03" in draw:
-        cs = pd.concat([draw["03"].frames[f"03_cs_{s}"] for s in sets])
+        cs = pd.concat(f for n, f in draw["03"].frames.items() if n.startswith("03_cs_"))
         tables["03 by ratio"] = _stats(cs, ["image_set", "family", "series", "ratio"])
         tables["03 mean over ratios"] = _stats(cs, ["image_set", "family", "series"])
         tables["03 surgery gain (paired)"] = _gains(cs, "surgery", ["no_surgery", "lasso_dct"])
@@ -413,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     s.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
     s.add_argument("--families", help="comma-separated families (default all)")
-    s.add_argument("--image-sets", help="comma-separated image sets (default both)")
+    s.add_argument("--image-sets", help="comma-separated image sets (default each figure's "
+                                        "own, as python -m gs.figures)")
     c = sub.add_parser("claims", help="print each claim's verdict from the shipped table; "
                                       "with --against, one sentence per claim comparing runs")
     c.add_argument("--profile", default="offline", choices=sorted(PROFILES))
@@ -423,10 +426,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "claims":
         from gs import claims
 
-        verdicts = claim_verdicts(args.profile)
+        try:
+            verdicts = claim_verdicts(args.profile)
+            first = claim_verdicts(args.against) if args.against else None
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(claims.summary(verdicts))
-        if args.against:
-            table = claims.compare(claim_verdicts(args.against), verdicts)
+        if first is not None:
+            table = claims.compare(first, verdicts)
             print(f"\n{args.against} -> {args.profile}:")
             print("\n".join(claims.compare_sentences(table, args.against, args.profile)))
         return 0
@@ -437,11 +445,26 @@ def main(argv: list[str] | None = None) -> int:
         for path in export(args.profile, store, args.out, samples=not args.no_samples):
             print(path)
         return 0
-    def names(text):
-        return [n.strip() for n in text.split(",") if n.strip()] if text else None
+    from gs.figures import cli
+    from gs.profiles import get_profile
 
-    print(format_tables(summary_tables(args.profile, args.dir, families=names(args.families),
-                                       image_sets=names(args.image_sets))))
+    try:
+        families, image_sets = cli.selection(get_profile(args.profile), args.families,
+                                             args.image_sets)
+    except ValueError as exc:
+        s.error(str(exc))
+    try:
+        tables = summary_tables(args.profile, args.dir, families=families,
+                                image_sets=image_sets)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_tables(tables))
+    missing = [name.split()[0] for name in tables if name.endswith(" missing")]
+    if missing:
+        print(f"error: figure(s) {', '.join(missing)} lack records in the table; their "
+              "'missing' tables above say which", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -450,3 +450,60 @@ def test_claims_command_prints_verdicts_and_one_sentence_per_claim(capsys):
     assert [s.split(")")[0] for s in sentences] == [f"({i}" for i in range(1, 8)]
     assert all(": same conclusion for " in s and "decided" not in s and "reversed" not in s
                for s in sentences)
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
+def test_selections_are_checked_deduplicated_and_restrict_each_figures_own_sets(
+        tmp_path, capsys):
+    """--families/--image-sets: an empty list or an unknown name is a one-line error in
+    both commands; a repeated name counts once (summary's n is not doubled); an image set
+    restricts each figure's own sets (offline's 04 and 06 show faces only), so naming both
+    sets draws what the default draws and naming only scenes skips 04 with a message."""
+    out = str(tmp_path / "f")
+    base = ["--out", out, "--format", "png"]
+    for bad, message in ((["--families", ""], "--families: no name"),
+                         (["--families", " , "], "--families: no name"),
+                         (["--image-sets", ","], "--image-sets: no name")):
+        with pytest.raises(SystemExit):
+            cli.main(["02"] + base + bad)
+        assert message in capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            results.main(["summary"] + bad)
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        results.main(["summary", "--families", "gan"])
+    assert "has no family ['gan']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        results.main(["summary", "--image-sets", "celeba"])
+    assert "not ['celeba']" in capsys.readouterr().err
+    assert cli.main(["04", "06"] + base + ["--image-sets", "faces,scenes"]) == 0
+    printed = capsys.readouterr().out
+    assert "04: 04_baselines_faces, 04_optimised_parameters" in printed
+    assert "06: 06_reinit_faces " in printed
+    assert cli.main(["04"] + base + ["--image-sets", "scenes"]) == 0
+    assert "04: skipped: figure 04 of profile 'offline' shows only ['faces']" in \
+        capsys.readouterr().out
+    once = results.summary_tables("offline", image_sets=["faces"])
+    twice = results.summary_tables("offline", image_sets=["faces", "faces"])
+    pd.testing.assert_frame_equal(once["03 mean over ratios"], twice["03 mean over ratios"])
+    assert "04 not drawn" in results.summary_tables("offline", image_sets=["scenes"])
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
+def test_summary_and_claims_fail_in_one_line_on_a_missing_table_or_missing_records(
+        tmp_path, capsys):
+    """No table: one line on stderr, exit 2, nothing printed before it (claims checks the
+    --against table first). Records missing: summary prints what it holds and exits 1."""
+    assert results.main(["summary", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no results table at") and len(err.strip().splitlines()) == 1
+    assert results.main(["claims", "--profile", "offline", "--against", "paper"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: no results table at")
+    table = results.read_table(SHIPPED)
+    results.write_table(table[table.family.isin(["dcgan", ""])], tmp_path / results.TABLE_NAME)
+    assert results.main(["summary", "--dir", str(tmp_path), "--families", "dcgan"]) == 1
+    captured = capsys.readouterr()
+    assert "== 03 mean over ratios" in captured.out and "== 08 missing" in captured.out
+    assert captured.err.strip() == ("error: figure(s) 08 lack records in the table; their "
+                                    "'missing' tables above say which")

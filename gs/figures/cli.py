@@ -59,6 +59,42 @@ SELECTABLE = {"02": ("families", "image_sets"), "03": ("families", "image_sets")
               "06": ("families", "image_sets"), "07": ("families",), "09": ("families",)}
 
 
+def own_sets(group: str, cfg: Profile) -> list[str]:
+    """The image sets figure ``group`` shows by default: 04 at a reduced baseline budget
+    and 06 only the in-distribution set, the others both."""
+    if group == "04":
+        return curves.baseline_config(cfg)[1]
+    return [cfg.in_dist] if group == "06" else [cfg.in_dist, cfg.ood]
+
+
+def check_selection(cfg: Profile, families: Sequence[str] | None,
+                    image_sets: Sequence[str] | None) -> None:
+    """A ValueError (one line) for a family or image set ``cfg`` does not have."""
+    if families and (bad := [f for f in families if f not in cfg.models]):
+        raise ValueError(f"--families: profile {cfg.name!r} has no family {bad}; it has "
+                         f"{list(cfg.models)}")
+    if image_sets and (bad := [s for s in image_sets if s not in (cfg.in_dist, cfg.ood)]):
+        raise ValueError(f"--image-sets: profile {cfg.name!r} uses "
+                         f"{[cfg.in_dist, cfg.ood]}, not {bad}")
+
+
+def selection(cfg: Profile, families: str | None, image_sets: str | None
+              ) -> tuple[list[str] | None, list[str] | None]:
+    """``--families`` / ``--image-sets`` as lists, each name once, in order (None: not
+    given); a ValueError (one line) for a list with no name or a name ``cfg`` lacks."""
+    out = []
+    for option, text in (("--families", families), ("--image-sets", image_sets)):
+        if text is None:
+            out.append(None)
+            continue
+        names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+        if not names:
+            raise ValueError(f"{option}: no name in {text!r}; leave the option out for all")
+        out.append(names)
+    check_selection(cfg, *out)
+    return out[0], out[1]
+
+
 def draw_all(source: Source, cfg: Profile, groups: Sequence[str], *,
              out_dir: Path | None, formats: Sequence[str] = ("pdf", "png"),
              families: Sequence[str] | None = None,
@@ -67,17 +103,23 @@ def draw_all(source: Source, cfg: Profile, groups: Sequence[str], *,
 
     ``families`` / ``image_sets`` restrict the groups of :data:`SELECTABLE` that take them
     (e.g. a profile whose run has so far computed only the DCGAN on faces); the others
-    draw everything."""
+    draw everything. ``image_sets`` restricts each group's own sets (:func:`own_sets`):
+    a group left with none raises :class:`NotRun`. A name the profile lacks is a
+    ValueError."""
+    check_selection(cfg, families, image_sets)
     drawn = {}
     for g in groups:
-        options = {k: v for k, v in (("families", families), ("image_sets", image_sets))
-                   if v and k in SELECTABLE.get(g, ())}
+        options: dict = {}
+        if families and "families" in SELECTABLE.get(g, ()):
+            options["families"] = list(dict.fromkeys(families))
+        if image_sets and "image_sets" in SELECTABLE.get(g, ()):
+            own = own_sets(g, cfg)
+            options["image_sets"] = [s for s in own if s in image_sets]
+            if not options["image_sets"]:
+                raise NotRun(f"figure {g} of profile {cfg.name!r} shows only {own}, not "
+                             f"{list(image_sets)}")
         drawn[g] = FIGURES[g](source, cfg, out_dir=out_dir, formats=formats, **options)
     return drawn
-
-
-def _names(text: str | None) -> list[str] | None:
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                                        f"(groups {', '.join(SELECTABLE)}; default all)")
     ap.add_argument("--image-sets", help="comma-separated image sets to draw, e.g. faces "
                     f"(groups {', '.join(g for g, o in SELECTABLE.items() if 'image_sets' in o)}"
-                    "; default both)")
+                    "; default each figure's own: both, but 06 and 04 at a reduced baseline "
+                    "budget only the in-distribution set; a figure left with none is skipped)")
     args = ap.parse_args(argv)
     unknown = [g for g in args.figures if g not in FIGURES]
     if unknown:
@@ -110,19 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else (
         FIGURES_DIR / args.profile if args.style == "paper"
         else OUTPUT_DIR / "figures" / f"{args.profile}-{args.style}")
+    try:
+        families, image_sets = selection(get_profile(args.profile), args.families,
+                                         args.image_sets)
+    except ValueError as exc:
+        ap.error(str(exc))
     t0 = time.perf_counter()
     try:
         source, cfg = shipped_source(args.profile, args.results)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    families = _names(args.families)
-    image_sets = _names(args.image_sets)
-    if families and (bad := [f for f in families if f not in cfg.models]):
-        ap.error(f"--families: profile {cfg.name!r} has no family {bad}; it has "
-                 f"{list(cfg.models)}")
-    if image_sets and (bad := [s for s in image_sets if s not in (cfg.in_dist, cfg.ood)]):
-        ap.error(f"--image-sets: profile {cfg.name!r} uses {[cfg.in_dist, cfg.ood]}, not {bad}")
     plotting.set_style(args.style)
     for group in args.figures or list(FIGURES):
         t = time.perf_counter()
