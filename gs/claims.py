@@ -277,7 +277,8 @@ def summary(verdicts: Sequence[Verdict], reason: Callable[[Verdict], str] | None
 #: How a claim's verdict moved from a first run to a second (:func:`compare`).
 CHANGES = {"same": "same conclusion", "decided": "decided by the {b} run",
            "undecided": "no longer decided in the {b} run", "reversed": "reversed by the {b} run",
-           "only first": "not in the {b} run yet", "only second": "only in the {b} run"}
+           "only first": "not in the {b} run yet", "only second": "only in the {b} run",
+           "neither": "in neither run"}
 
 
 #: A claim's wording where its scopes word it differently (one per baseline, problem).
@@ -306,6 +307,8 @@ def compare(first: Sequence[Verdict], second: Sequence[Verdict]) -> pd.DataFrame
 
     def change(r) -> str:
         a, b = r.first_verdict, r.second_verdict
+        if not isinstance(a, str) and not isinstance(b, str):
+            return "neither"
         if not isinstance(b, str):
             return "only first"
         if not isinstance(a, str):

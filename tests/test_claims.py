@@ -113,3 +113,15 @@ def test_compare_says_how_each_verdict_moved_between_two_runs():
                            "run for surgery is at least as good as mgan, dcgan, faces")
     assert s[3] == ("(4) c4: only in the offline-full run for dcgan, faces (validation) "
                     "(offline: not run; offline-full: holds, n=7).")
+
+
+def test_compare_says_when_neither_run_has_a_scope():
+    """A scope with no runs on either side (a partial run compared with itself) is "in
+    neither run", not "not in the second run yet" with both sides "not run"."""
+    V = claims.Verdict
+    first = [V(2, "c2", "dcgan, scenes", claims.NOT_SHOWN, "no paired runs", 0)]
+    second = [V(2, "c2", "dcgan, scenes", claims.NOT_SHOWN, "no paired runs", 0)]
+    t = claims.compare(first, second)
+    assert t.change.tolist() == ["neither"]
+    assert claims.compare_sentences(t, "a", "b") == [
+        "(2) c2: in neither run for dcgan, scenes (a: not run; b: not run)."]
