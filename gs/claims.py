@@ -186,7 +186,7 @@ class Claims:
             if len(curve) < 3:
                 self.out.append(Verdict(number, "PSNR is roughly concave in the cut",
                                         f"{fam}, {self.p.in_dist} (validation)", NOT_SHOWN,
-                                        "fewer than 3 cuts swept", len(curve)))
+                                        "fewer than 3 cuts swept", int(v.image.nunique())))
                 continue
             peak = int(curve.values.argmax())
             vals = curve.values
@@ -277,7 +277,7 @@ def summary(verdicts: Sequence[Verdict], reason: Callable[[Verdict], str] | None
 #: How a claim's verdict moved from a first run to a second (:func:`compare`).
 CHANGES = {"same": "same conclusion", "decided": "decided by the {b} run",
            "undecided": "no longer decided in the {b} run", "reversed": "reversed by the {b} run",
-           "only first": "not in the {b} run yet", "only second": "only in the {b} run",
+           "only first": "not in the {b} run", "only second": "only in the {b} run",
            "neither": "in neither run"}
 
 

@@ -364,16 +364,18 @@ def _supplement_tables(sup: dict[str, pd.DataFrame], tables: dict[str, pd.DataFr
     tables["08e divergence"] = sup["08e_divergence"]
 
 
-def claim_verdicts(profile: str, directory: str | Path | None = None) -> list:
+def claim_verdicts(profile: str, directory: str | Path | None = None) -> tuple[list, dict]:
     """The paper's claims judged from ``profile``'s shipped table (:mod:`gs.claims`, as
-    figure 10), at the cuts its validation sweep chose."""
+    figure 10), at the cuts its validation sweep chose: ``(verdicts, cut choices)`` (a
+    family without a complete sweep is judged at the paper's cut; its choice says so)."""
     from gs import claims
     from gs.figures import cli
     from gs.sweep.cuts import chosen_cuts
 
     source, cfg = cli.shipped_source(profile, directory)
-    cuts = {f: c.cut for f, c in chosen_cuts(cfg, source.store, list(cfg.models)).items()}
-    return claims.evaluate(source.store.to_frame(), cfg, cuts)
+    choices = chosen_cuts(cfg, source.store, list(cfg.models))
+    cuts = {f: c.cut for f, c in choices.items()}
+    return claims.evaluate(source.store.to_frame(), cfg, cuts), choices
 
 
 def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataFrame:
@@ -427,11 +429,12 @@ def main(argv: list[str] | None = None) -> int:
         from gs import claims
 
         try:
-            verdicts = claim_verdicts(args.profile)
-            first = claim_verdicts(args.against) if args.against else None
+            verdicts, choices = claim_verdicts(args.profile)
+            first = claim_verdicts(args.against)[0] if args.against else None
         except FileNotFoundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        print("\n".join(c.describe() for c in choices.values()))
         print(claims.summary(verdicts))
         if first is not None:
             table = claims.compare(first, verdicts)

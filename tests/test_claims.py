@@ -105,7 +105,7 @@ def test_compare_says_how_each_verdict_moved_between_two_runs():
     s = claims.compare_sentences(t, "offline", "offline-full")
     assert len(s) == 4
     assert s[0] == ("(1) c1: same conclusion for dcgan, faces (offline: holds +4.60 dB, n=4; "
-                    "offline-full: holds +5.10 dB, n=21); not in the offline-full run yet for "
+                    "offline-full: holds +5.10 dB, n=21); not in the offline-full run for "
                     "vae, faces (offline: holds +2.00 dB, n=4; offline-full: not run).")
     assert "decided by the offline-full run for dcgan, scenes" in s[1]
     assert "reversed by the offline-full run for vae, scenes" in s[1]

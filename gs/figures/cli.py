@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     plotting.set_style(args.style)
+    failed: list[str] = []
     for group in args.figures or list(FIGURES):
         t = time.perf_counter()
         try:
@@ -175,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         except MissingResults as exc:
             print(f"error: figure {group}: {exc}", file=sys.stderr)
-            return 1
+            failed.append(group)
+            continue
         drawn.close()
         print(f"{group}: {', '.join(sorted(drawn.figures))} ({time.perf_counter() - t:.1f} s)")
-    print(f"done in {time.perf_counter() - t0:.1f} s -> {out}")
-    return 0
+    print(f"done in {time.perf_counter() - t0:.1f} s -> {out}"
+          + (f"; not drawn, records missing: {' '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
