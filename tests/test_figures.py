@@ -510,3 +510,21 @@ def test_summary_and_claims_fail_in_one_line_on_a_missing_table_or_missing_recor
     assert "== 03 mean over ratios" in captured.out and "== 08 missing" in captured.out
     assert captured.err.strip() == ("error: figure(s) 08 lack records in the table; their "
                                     "'missing' tables above say which")
+
+
+FULL = FIGURES_DIR / "offline-full"
+
+
+@pytest.mark.skipif(not (FULL / results.TABLE_NAME).is_file(),
+                    reason="no shipped offline-full results table")
+def test_shipped_full_run_figures_are_what_its_table_gives(tmp_path):
+    """The offline-full run in progress: the figures shipped for what it has computed are
+    redrawn, number for number, from its shipped table with the README's selection."""
+    shipped = sorted(p.stem for p in FULL.glob("*.csv"))
+    assert "03_cs_faces" in shipped
+    assert cli.main(["02", "03", "05", "10", "--profile", "offline-full", "--families", "dcgan",
+                     "--image-sets", "faces", "--out", str(tmp_path), "--format", "png"]) == 0
+    for stem in shipped:
+        new = pd.read_csv(tmp_path / f"{stem}.csv")
+        old = pd.read_csv(FULL / f"{stem}.csv")
+        pd.testing.assert_frame_equal(new, old)
