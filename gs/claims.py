@@ -258,6 +258,17 @@ def evaluate(frame: pd.DataFrame, profile: Profile, cuts: dict[str, int]) -> lis
     return Claims(frame, profile, cuts).evaluate()
 
 
+def judge(store, profile: Profile) -> tuple[list[Verdict], dict]:
+    """Every claim judged from all the records of ``store`` (a
+    :class:`gs.sweep.ResultsStore`) at the cuts ``profile``'s validation sweep chose there:
+    ``(verdicts, cut choices)`` (a family without a complete sweep is judged at the
+    paper's cut; its :class:`~gs.sweep.cuts.CutChoice` says so)."""
+    from gs.sweep.cuts import chosen_cuts
+
+    choices = chosen_cuts(profile, store, list(profile.models))
+    return evaluate(store.to_frame(), profile, {f: c.cut for f, c in choices.items()}), choices
+
+
 def table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
     """The verdicts as a frame (one row per claim and scope)."""
     return pd.DataFrame([v.__dict__ for v in verdicts])

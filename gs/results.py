@@ -370,12 +370,9 @@ def claim_verdicts(profile: str, directory: str | Path | None = None) -> tuple[l
     family without a complete sweep is judged at the paper's cut; its choice says so)."""
     from gs import claims
     from gs.figures import cli
-    from gs.sweep.cuts import chosen_cuts
 
     source, cfg = cli.shipped_source(profile, directory)
-    choices = chosen_cuts(cfg, source.store, list(cfg.models))
-    cuts = {f: c.cut for f, c in choices.items()}
-    return claims.evaluate(source.store.to_frame(), cfg, cuts), choices
+    return claims.judge(source.store, cfg)
 
 
 def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataFrame:

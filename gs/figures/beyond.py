@@ -90,10 +90,7 @@ def paper_claims(source: Source, cfg: Profile, *, out_dir: Path | None = None,
     table and ``extra["verdicts"]`` the :class:`gs.claims.Verdict` list."""
     from gs import claims
 
-    families = list(cfg.models)
-    choices = sweep.chosen_cuts(cfg, source.store, families)
-    frame = source.store.to_frame()
-    verdicts = claims.evaluate(frame, cfg, {f: c.cut for f, c in choices.items()})
+    verdicts, choices = claims.judge(source.store, cfg)
     table = claims.table(verdicts).assign(
         likely_reason=[claims.likely_reason(v, cfg) if v.verdict != claims.HOLDS else ""
                        for v in verdicts],
