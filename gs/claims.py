@@ -2,8 +2,10 @@
 
 Every claim compares two series on the same images, measurements and noise (the store
 pairs them: one ``y`` per image, m and seed, shared by every method and cut). The unit
-of evidence is the image: a difference is averaged over the ratios an image was run
-at, and the mean over images gets a Student-t 95 % confidence interval. Verdicts:
+of evidence is the image: a difference is averaged over the ratios every image of the
+claim's scope was run at (in a run still in progress the others are left out, and the
+claim says which), and the mean over images gets a Student-t 95 % confidence interval.
+Verdicts:
 
 * ``holds``: the interval lies on the claimed side (above 0 for "better"; above
   ``-COMPARABLE_DB`` for "at least as good"; within ``+-COMPARABLE_DB`` for "comparable");
@@ -91,12 +93,44 @@ def _judge(lo: float, hi: float, kind: str) -> str:
 
 def paired_gain(a: pd.DataFrame, b: pd.DataFrame, on: Sequence[str] = ("image_set", "image", "m"),
                 metric: str = "psnr") -> pd.Series:
-    """Per image: mean over its shared configurations of ``a - b`` (rows matched on
-    ``on``; configurations only one side ran are left out)."""
+    """Per image: mean of ``a - b`` over the configurations (the ``on`` columns besides
+    ``image_set`` and ``image``: the ratios) that *every* paired image has; rows matched
+    on ``on``, configurations only one side ran left out.
+
+    A run in progress has some images at more ratios than others; averaging each image
+    over its own ratios would mix easy and hard ratios unevenly, so only the shared ones
+    count. ``gains.attrs["shared"]`` lists them and ``gains.attrs["left_out"]`` the
+    paired configurations some image lacks (values of the one configuration column, or
+    tuples when there are several).
+
+    >>> a = pd.DataFrame({"image_set": "s", "image": ["x", "x", "y"], "m": [1, 2, 1],
+    ...                   "psnr": [20.0, 30.0, 22.0]})
+    >>> b = a.assign(psnr=[19.0, 25.0, 20.0])
+    >>> g = paired_gain(a, b)
+    >>> g.tolist(), g.attrs["shared"], g.attrs["left_out"]
+    ([1.0, 2.0], [1], [2])
+    """
     cols = list(on)
+    config = [c for c in cols if c not in ("image_set", "image")]
     j = a[cols + [metric]].merge(b[cols + [metric]], on=cols, suffixes=("_a", "_b"))
     j["d"] = j[f"{metric}_a"] - j[f"{metric}_b"]
-    return j.groupby(["image_set", "image"])["d"].mean()
+    shared: list = []
+    left_out: list = []
+    if config and not j.empty:
+        images = j.groupby(["image_set", "image"]).ngroups
+        per_config = j[config + ["image_set", "image"]].drop_duplicates() \
+            .groupby(config, dropna=False).size()
+        shared = sorted(per_config.index[per_config.to_numpy() == images])
+        left_out = sorted(per_config.index[per_config.to_numpy() != images])
+        keep = j.set_index(config).index.isin(shared)
+        j = j[keep]
+    gains = j.groupby(["image_set", "image"])["d"].mean()
+    gains.attrs.update(shared=shared, left_out=left_out)
+    return gains
+
+
+def _values(values: Sequence) -> str:
+    return ", ".join(str(int(v)) if float(v).is_integer() else str(v) for v in values) or "none"
 
 
 def _fmt(mean: float, n: int, lo: float, hi: float, what: str) -> str:
@@ -147,8 +181,13 @@ class Claims:
     def _add(self, number: int, claim: str, scope: str, kind: str, gains: pd.Series,
              what: str) -> None:
         mean, n, lo, hi = mean_ci(gains.tolist())
-        self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind),
-                                _fmt(mean, n, lo, hi, what), n, mean, lo, hi))
+        numbers = _fmt(mean, n, lo, hi, what)
+        if gains.attrs.get("left_out"):
+            numbers += (f"; over m {_values(gains.attrs['shared'])}, the measurement counts "
+                        f"every image has (m {_values(gains.attrs['left_out'])} not run on "
+                        "every image)")
+        self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind), numbers, n,
+                                mean, lo, hi))
 
     def _families(self) -> list[str]:
         return [f for f in self.p.models if f in self.cuts]

@@ -58,6 +58,17 @@ def test_the_image_is_the_unit_and_only_the_profiles_budget_counts():
     assert v.n == n == 8 and f"{mean:+.2f}" in v.numbers and f"{lo:+.2f}" in v.numbers
 
 
+def test_a_run_in_progress_counts_only_the_ratios_every_image_has():
+    f = frame(2.0, 0.5)
+    # half the images also ran at m=4000, where surgery would win by 10 dB
+    extra = f[(f.m == 2000) & f.image.isin(["img0", "img1", "img2", "img3"])].assign(m=4000)
+    extra = extra.assign(psnr=extra.psnr + np.where(extra.cut == 2, 10.0, 0.0))
+    v_full, v_partial = verdict(f), verdict(pd.concat([f, extra]))
+    assert v_partial.mean == pytest.approx(v_full.mean) and v_partial.n == 8
+    assert "m 400, 2000" in v_partial.numbers and "m 4000 not run on every image" in v_partial.numbers
+    assert "not run on every image" not in v_full.numbers
+
+
 def test_missing_runs_are_not_shown_with_the_reason():
     v = verdict(frame(2.0, 0.5).query("cut == 0"))
     assert v.verdict == claims.NOT_SHOWN and v.n == 0
