@@ -17,8 +17,11 @@ def test_every_task_is_planned_once_in_the_first_notebook_that_needs_it(smoke_pl
     assert list(smoke_plan) == list(NOTEBOOKS)
     keys = [t.key for tasks in smoke_plan.values() for t in tasks]
     assert len(keys) == len(set(keys))
-    # 05 shows runs of 03 (same grid at one ratio): nothing new to compute
-    assert smoke_plan["05_qualitative"] == []
+    # 05 shows runs of 03 (same grid at one ratio), and adds only the images it shows
+    # beyond the profile's test images (smoke has 2, 05 shows 4)
+    assert {t.image for t in smoke_plan["05_qualitative"]}.isdisjoint(
+        {t.image for t in smoke_plan["03_compressed_sensing"]})
+    assert notebook_tasks(get_profile("offline"))["05_qualitative"] == []
     # 04 reuses 03's surgery runs and adds only the baselines
     assert {t.method for t in smoke_plan["04_baselines"]} == {"iagan", "mgan", "deep_decoder"}
     assert {t.method for t in smoke_plan["06_reinit_ablation"]} == {"reinit"}
@@ -36,7 +39,9 @@ def test_the_paper_profile_plans_without_its_data():
     plan = notebook_tasks(get_profile("paper"))
     cs = plan["03_compressed_sensing"]
     assert len({t.image for t in cs if t.image_set == "celeba"}) == 100
-    assert len({t.image for t in plan["02_cut_selection"] if t.family == "dcgan"}) == 20
+    val = [t for t in plan["02_cut_selection"] if t.family == "dcgan"]
+    assert {s: len({t.image for t in val if t.image_set == s}) for s in ("celeba", "coco")} \
+        == {"celeba": 20, "coco": 20}
     assert {t.operator for t in cs if t.image_size == 128} == {"cs_fast"}
     assert max(t.m for t in cs if t.image_size == 128) == 24000
 
@@ -88,3 +93,29 @@ def test_calibration_times_real_work_of_each_kind(smoke_plan):
         assert math.isfinite(s) and s > 0, t.method
     bigger = dataclasses.replace(dd, extra={**dd.options, "budget": 0.5})
     assert task_seconds(bigger, cal, {}) > task_seconds(dd, cal, {})
+
+
+def test_the_plan_holds_every_task_a_figure_of_02_to_07_fetches(tmp_path):
+    """Each figure's first fetch, recorded on an empty store, is planned (02's sweep of
+    the out-of-distribution validation images was once missing from the plan)."""
+    from gs import sweep
+    from gs.figures import cli
+    from gs.figures.common import Source, load_truth
+
+    class Fetched(Exception):
+        pass
+
+    p = get_profile("smoke")
+    planned = {t.key for tasks in notebook_tasks(p).values() for t in tasks}
+    store = sweep.ResultsStore(tmp_path / "empty.sqlite")
+    for group in ("02", "03", "04", "05", "06", "07"):
+        fetched: list = []
+
+        def fetch(tasks, keep_images=False, into=fetched):
+            into.extend(tasks)
+            raise Fetched
+
+        with pytest.raises(Fetched):
+            cli.FIGURES[group](Source(store, fetch, load_truth), p, out_dir=None)
+        missing = [t for t in fetched if t.key not in planned]
+        assert fetched and not missing, (group, missing[:3])

@@ -95,8 +95,12 @@ def samples(cfg: Profile, cuts: Sequence[int] | None = None, n_samples: int | No
     return out
 
 
+#: Test images per model and set in the qualitative figure (05's ``n_show``).
+N_SHOW = 4
+
+
 def qualitative(source: Source, cfg: Profile, families: Sequence[str] | None = None,
-                ratio: float | None = None, n_show: int = 4,
+                ratio: float | None = None, n_show: int = N_SHOW,
                 image_sets: Sequence[str] | None = None, *, out_dir: Path | None = None,
                 formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
     """``05_qualitative_<family>_<set>``: Original / Lasso-DCT / No Surgery / With Surgery

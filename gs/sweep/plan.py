@@ -89,6 +89,7 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
     else:
         cuts = {f: model_info(profile.models[f])[1] for f in families}
     from gs.figures.curves import baseline_config
+    from gs.figures.images import N_SHOW
     from gs.figures.studies import zero_error_config
 
     sets = (profile.in_dist, profile.ood)
@@ -96,7 +97,10 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
     p07 = zero_error_config(profile)
     out: dict[str, list[Task]] = {}
     with _planning():
-        out["02_cut_selection"] = [t for f in families for t in cut_sweep_grid(profile, f)]
+        # 02 sweeps the validation images of both sets (its figure shows both; the
+        # in-distribution sweep alone chooses the cut)
+        out["02_cut_selection"] = [t for f in families for s in sets
+                                   for t in cut_sweep_grid(profile, f, s)]
         out["03_compressed_sensing"] = [
             t for f in families for s in sets
             for t in cs_grid(profile, families=[f], image_set=s,
@@ -109,7 +113,7 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
         out["05_qualitative"] = [
             t for f in families for s in sets
             for t in cs_grid(profile, families=[f], image_set=s, ratios=[profile.show_ratio],
-                             n_images=min(profile.n_test, 4),
+                             n_images=N_SHOW,
                              methods=("surgery", "lasso_dct"), cuts=(0, cuts[f]))]
         out["06_reinit_ablation"] = [
             t for f in families for s in sets
