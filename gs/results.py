@@ -393,9 +393,13 @@ def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataF
 
 
 def format_tables(tables: dict[str, pd.DataFrame]) -> str:
-    """The tables as plain text, one block per table."""
+    """The tables as plain text, one block per table (a ``missing`` table as its
+    message: one long column reads badly as a table)."""
     blocks = []
     for name, table in tables.items():
+        if name.endswith(" missing") and list(table.columns) == ["figure", "missing"]:
+            blocks.append(f"== {name}\n" + "\n".join(table.missing))
+            continue
         body = table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
         blocks.append(f"== {name}\n{body}")
     return "\n\n".join(blocks)

@@ -415,6 +415,9 @@ def test_a_run_in_progress_draws_the_families_and_sets_it_holds(tmp_path, capsys
     assert set(tables["03 mean over ratios"].family) == {"dcgan"}
     assert set(tables["03 mean over ratios"].image_set) == {"faces"}
     assert "missing" in tables["08 missing"].columns  # 08 studies every family: not drawn
+    # printed as its message under the table's name, not as a padded one-cell table
+    block = results.format_tables({"08 missing": tables["08 missing"]}).splitlines()
+    assert block == ["== 08 missing", tables["08 missing"].missing.iloc[0]]
     for bad, message in ((["--families", "gan"], "has no family ['gan']"),
                          (["--image-sets", "celeba"], "not ['celeba']")):
         with pytest.raises(SystemExit):
