@@ -95,9 +95,11 @@ def test_calibration_times_real_work_of_each_kind(smoke_plan):
     assert task_seconds(bigger, cal, {}) > task_seconds(dd, cal, {})
 
 
-def test_the_plan_holds_every_task_a_figure_of_02_to_07_fetches(tmp_path):
-    """Each figure's first fetch, recorded on an empty store, is planned (02's sweep of
-    the out-of-distribution validation images was once missing from the plan)."""
+def test_the_plan_is_exactly_what_the_figures_of_02_to_07_fetch(tmp_path):
+    """Every figure, one family and image set at a time (each such call fetches once),
+    recorded on an empty store: the union of their fetches is the plan, no task missing
+    (02's sweep of the out-of-distribution validation images once was) and none extra
+    (06 once planned the out-of-distribution set its notebook does not run)."""
     from gs import sweep
     from gs.figures import cli
     from gs.figures.common import Source, load_truth
@@ -108,14 +110,20 @@ def test_the_plan_holds_every_task_a_figure_of_02_to_07_fetches(tmp_path):
     p = get_profile("smoke")
     planned = {t.key for tasks in notebook_tasks(p).values() for t in tasks}
     store = sweep.ResultsStore(tmp_path / "empty.sqlite")
+    fetched: set[str] = set()
+
+    def fetch(tasks, keep_images=False):
+        assert tasks
+        fetched.update(t.key for t in tasks)
+        raise Fetched
+
+    source = Source(store, fetch, load_truth)
     for group in ("02", "03", "04", "05", "06", "07"):
-        fetched: list = []
-
-        def fetch(tasks, keep_images=False, into=fetched):
-            into.extend(tasks)
-            raise Fetched
-
-        with pytest.raises(Fetched):
-            cli.FIGURES[group](Source(store, fetch, load_truth), p, out_dir=None)
-        missing = [t for t in fetched if t.key not in planned]
-        assert fetched and not missing, (group, missing[:3])
+        options = cli.SELECTABLE[group]
+        for family in p.models:
+            for image_set in cli.own_sets(group, p) if "image_sets" in options else [None]:
+                kw = {"image_sets": [image_set]} if image_set else {}
+                with pytest.raises(Fetched):
+                    cli.FIGURES[group](source, p, families=[family], out_dir=None, **kw)
+    assert fetched - planned == set()
+    assert planned - fetched == set()
