@@ -91,17 +91,23 @@ def _judge(lo: float, hi: float, kind: str) -> str:
     raise ValueError(f"unknown comparison {kind!r}")
 
 
+IMAGE = ["image_set", "image"]
+#: What a claim says when its images share no configuration (a run in progress).
+UNSHARED = "no measurement count is shared by every image"
+
+
 def paired_gain(a: pd.DataFrame, b: pd.DataFrame, on: Sequence[str] = ("image_set", "image", "m"),
                 metric: str = "psnr") -> pd.Series:
     """Per image: mean of ``a - b`` over the configurations (the ``on`` columns besides
     ``image_set`` and ``image``: the ratios) that *every* paired image has; rows matched
-    on ``on``, configurations only one side ran left out.
+    on ``on``, configurations only one side ran left out, repeated rows of one image and
+    configuration averaged first (so no configuration weighs more than another).
 
     A run in progress has some images at more ratios than others; averaging each image
     over its own ratios would mix easy and hard ratios unevenly, so only the shared ones
-    count. ``gains.attrs["shared"]`` lists them and ``gains.attrs["left_out"]`` the
-    paired configurations some image lacks (values of the one configuration column, or
-    tuples when there are several).
+    count. ``gains.attrs``: ``configuration`` (the column names), ``shared`` (the
+    configurations counted) and ``left_out`` (the paired ones some image lacks); values,
+    or tuples when there are several columns.
 
     >>> a = pd.DataFrame({"image_set": "s", "image": ["x", "x", "y"], "m": [1, 2, 1],
     ...                   "psnr": [20.0, 30.0, 22.0]})
@@ -111,26 +117,42 @@ def paired_gain(a: pd.DataFrame, b: pd.DataFrame, on: Sequence[str] = ("image_se
     ([1.0, 2.0], [1], [2])
     """
     cols = list(on)
-    config = [c for c in cols if c not in ("image_set", "image")]
+    config = [c for c in cols if c not in IMAGE]
     j = a[cols + [metric]].merge(b[cols + [metric]], on=cols, suffixes=("_a", "_b"))
     j["d"] = j[f"{metric}_a"] - j[f"{metric}_b"]
+    j = j.groupby(IMAGE + config, dropna=False)["d"].mean().reset_index()
     shared: list = []
     left_out: list = []
     if config and not j.empty:
-        images = j.groupby(["image_set", "image"]).ngroups
-        per_config = j[config + ["image_set", "image"]].drop_duplicates() \
-            .groupby(config, dropna=False).size()
-        shared = sorted(per_config.index[per_config.to_numpy() == images])
-        left_out = sorted(per_config.index[per_config.to_numpy() != images])
-        keep = j.set_index(config).index.isin(shared)
-        j = j[keep]
-    gains = j.groupby(["image_set", "image"])["d"].mean()
-    gains.attrs.update(shared=shared, left_out=left_out)
+        per_config = j.groupby(config, dropna=False).size()  # images per configuration
+        everywhere = per_config.to_numpy() == j.groupby(IMAGE).ngroups
+        shared = list(per_config.index[everywhere])
+        left_out = list(per_config.index[~everywhere])
+        j = j[j.set_index(config).index.isin(shared)]
+    gains = j.groupby(IMAGE)["d"].mean()
+    gains.attrs.update(configuration=config, shared=shared, left_out=left_out)
     return gains
 
 
 def _values(values: Sequence) -> str:
-    return ", ".join(str(int(v)) if float(v).is_integer() else str(v) for v in values) or "none"
+    def one(v) -> str:
+        if isinstance(v, tuple):
+            return "(" + ", ".join(one(x) for x in v) + ")"
+        return str(int(v)) if isinstance(v, (int, float)) and float(v).is_integer() else str(v)
+
+    return ", ".join(one(v) for v in values)
+
+
+def _partial(gains: pd.Series) -> str:
+    """What a claim over a run in progress leaves out ("" when nothing)."""
+    left_out = gains.attrs.get("left_out")
+    if not left_out:
+        return ""
+    name = "/".join(gains.attrs["configuration"])
+    if not gains.attrs["shared"]:
+        return f"{UNSHARED} ({name} {_values(left_out)} each run on only some)"
+    return (f"over {name} {_values(gains.attrs['shared'])}, those every image has ({name} "
+            f"{_values(left_out)} not run on every image)")
 
 
 def _fmt(mean: float, n: int, lo: float, hi: float, what: str) -> str:
@@ -181,11 +203,10 @@ class Claims:
     def _add(self, number: int, claim: str, scope: str, kind: str, gains: pd.Series,
              what: str) -> None:
         mean, n, lo, hi = mean_ci(gains.tolist())
-        numbers = _fmt(mean, n, lo, hi, what)
-        if gains.attrs.get("left_out"):
-            numbers += (f"; over m {_values(gains.attrs['shared'])}, the measurement counts "
-                        f"every image has (m {_values(gains.attrs['left_out'])} not run on "
-                        "every image)")
+        partial = _partial(gains)
+        numbers = (f"{what}: {partial}" if n == 0 and partial
+                   else f"{_fmt(mean, n, lo, hi, what)}; {partial}" if partial
+                   else _fmt(mean, n, lo, hi, what))
         self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind), numbers, n,
                                 mean, lo, hi))
 
@@ -412,7 +433,8 @@ def likely_reason(v: Verdict, profile: Profile) -> str:
     """The likely reasons a claim is not shown or does not hold in ``profile``'s run."""
     reasons = []
     if v.n < 2:
-        reasons.append("not run in this profile" if v.n == 0 else "one image only")
+        reasons.append("a run in progress" if UNSHARED in v.numbers
+                       else "not run in this profile" if v.n == 0 else "one image only")
     elif v.verdict == NOT_SHOWN:
         reasons.append(f"too few images to decide (n={v.n})")
     if profile.steps < 25:

@@ -393,12 +393,12 @@ def _gains(frame: pd.DataFrame, series: str, against: Sequence[str]) -> pd.DataF
 
 
 def format_tables(tables: dict[str, pd.DataFrame]) -> str:
-    """The tables as plain text, one block per table (a ``missing`` table as its
-    message: one long column reads badly as a table)."""
+    """The tables as plain text, one block per table (a ``missing`` or ``not drawn``
+    table as its messages: one long column reads badly as a table)."""
     blocks = []
     for name, table in tables.items():
-        if name.endswith(" missing") and list(table.columns) == ["figure", "missing"]:
-            blocks.append(f"== {name}\n" + "\n".join(table.missing))
+        if list(table.columns) in (["figure", "missing"], ["figure", "why"]):
+            blocks.append(f"== {name}\n" + "\n".join(table.iloc[:, 1]))
             continue
         body = table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
         blocks.append(f"== {name}\n{body}")

@@ -69,6 +69,27 @@ def test_a_run_in_progress_counts_only_the_ratios_every_image_has():
     assert "not run on every image" not in v_full.numbers
 
 
+def test_paired_gains_weigh_each_ratio_once_and_say_when_no_ratio_is_shared():
+    def rows(image, m, psnr):
+        return pd.DataFrame({"image_set": "s", "image": image, "m": m, "psnr": psnr})
+
+    # a repeated row at m=400 does not weigh that ratio twice
+    a = rows(["x", "x", "x"], [400, 400, 2000], [21.0, 25.0, 21.0])
+    b = rows(["x", "x"], [400, 2000], [20.0, 20.0])
+    assert claims.paired_gain(a, b).tolist() == [2.0]  # mean(mean(1, 5), 1)
+    # several configuration columns: tuples, named in the claim
+    a = rows(["x", "x", "y"], [1, 2, 1], [2.0, 3.0, 2.0]).assign(seed=0)
+    g = claims.paired_gain(a, a.assign(psnr=0.0), on=("image_set", "image", "m", "seed"))
+    assert g.attrs["left_out"] == [(2, 0)] and claims._partial(g).startswith("over m/seed (1, 0)")
+    # no ratio every image has: not shown, and said so (not "not run")
+    f = frame(2.0, 0.5)
+    f = f[(f.image == "img0") == (f.m == 400)]
+    v = verdict(f)
+    assert v.verdict == claims.NOT_SHOWN and v.n == 0
+    assert claims.UNSHARED in v.numbers and "m 400, 2000 each run on only some" in v.numbers
+    assert "a run in progress" in claims.likely_reason(v, P)
+
+
 def test_missing_runs_are_not_shown_with_the_reason():
     v = verdict(frame(2.0, 0.5).query("cut == 0"))
     assert v.verdict == claims.NOT_SHOWN and v.n == 0
