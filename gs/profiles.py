@@ -39,7 +39,9 @@ class Profile:
     ``sweep_ratios`` its ratios (None: ``ratios``; the paper pools all ten); ``show_ratio``
     is the ratio of the qualitative figures; ``baseline_budget`` scales every baseline's
     step counts (1.0 = the paper's) and ``baseline_images`` caps the test images per set
-    that the baselines of notebook 04 run on (None: ``n_test``); ``lasso`` holds options
+    that the baselines of notebook 04 run on (None: ``n_test``); ``zero_error_samples`` is
+    how many samples of each uncut generator notebook 07 recovers (its claim needs an
+    interval over samples: 3 show the effect, 10 can decide it); ``lasso`` holds options
     of the Lasso-DCT solver (``tol``, ``steps`` = max FISTA iterations; empty = run to
     1e-6 relative change).
     ``structured_from``: images of at least this many pixels a side use ``"cs_fast"``
@@ -64,6 +66,7 @@ class Profile:
     n_samples: int = 8
     baseline_budget: float = 1.0
     baseline_images: int | None = None
+    zero_error_samples: int = 3
     lasso: dict = field(default_factory=dict)
     structured_from: int | None = None
     device: str = "auto"
@@ -131,6 +134,7 @@ PROFILES: dict[str, Profile] = {
         n_samples=8,
         baseline_budget=1.0,
         baseline_images=10,
+        zero_error_samples=10,
     ),
     "paper": Profile(
         name="paper",

@@ -127,3 +127,13 @@ def test_the_plan_is_exactly_what_the_figures_of_02_to_07_fetch(tmp_path):
                     cli.FIGURES[group](source, p, families=[family], out_dir=None, **kw)
     assert fetched - planned == set()
     assert planned - fetched == set()
+
+
+def test_notebook_07_recovers_the_profiles_number_of_samples():
+    """3 samples per model show the effect; offline-full recovers 10, enough for an
+    interval over samples to decide the claim."""
+    for name, n in (("offline", 3), ("offline-full", 10)):
+        tasks = notebook_tasks(get_profile(name))["07_zero_representation_error"]
+        per_family = {f: len({t.image for t in tasks if t.family == f})
+                      for f in get_profile(name).models}
+        assert set(per_family.values()) == {n}, (name, per_family)

@@ -28,8 +28,9 @@ def _by_model(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def zero_error_config(base: Profile, n_images: int | None = None, ratios=None) -> Profile:
-    """07's profile: at most 3 samples per model and every other ratio unless given."""
-    return dataclasses.replace(base, n_test=n_images or min(base.n_test, 3),
+    """07's profile: ``base.zero_error_samples`` samples per model (at most ``n_test``)
+    and every other ratio unless given."""
+    return dataclasses.replace(base, n_test=n_images or min(base.n_test, base.zero_error_samples),
                                ratios=tuple(ratios or base.ratios[1::2]))
 
 
