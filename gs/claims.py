@@ -436,7 +436,8 @@ def likely_reason(v: Verdict, profile: Profile) -> str:
         reasons.append("a run in progress" if UNSHARED in v.numbers
                        else "not run in this profile" if v.n == 0 else "one image only")
     elif v.verdict == NOT_SHOWN:
-        reasons.append(f"too few images to decide (n={v.n})")
+        reasons.append(f"the 95% interval crosses the line: {v.n} images are too few "
+                       "for their spread")
     if profile.steps < 25:
         reasons.append(f"L-BFGS budget {profile.steps}/25 steps, {profile.restarts} restarts")
     if profile.baseline_budget < 1 and v.number == 3:
