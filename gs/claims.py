@@ -203,10 +203,9 @@ class Claims:
     def _add(self, number: int, claim: str, scope: str, kind: str, gains: pd.Series,
              what: str) -> None:
         mean, n, lo, hi = mean_ci(gains.tolist())
-        partial = _partial(gains)
-        numbers = (f"{what}: {partial}" if n == 0 and partial
-                   else f"{_fmt(mean, n, lo, hi, what)}; {partial}" if partial
-                   else _fmt(mean, n, lo, hi, what))
+        numbers = _fmt(mean, n, lo, hi, what)
+        if partial := _partial(gains):
+            numbers = f"{what}: {partial}" if n == 0 else f"{numbers}; {partial}"
         self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind), numbers, n,
                                 mean, lo, hi))
 
