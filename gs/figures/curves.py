@@ -23,10 +23,7 @@ def cut_selection(source: Source, cfg: Profile, families: Sequence[str] | None =
     :func:`gs.sweep.chosen_cuts` reads back), in and out of distribution (or
     ``image_sets``), pooled over m."""
     families = list(families or cfg.models)
-    image_sets = sets_of(cfg, image_sets)
-    tasks = [t for family in families for image_set in image_sets
-             for t in sweep.cut_sweep_grid(cfg, family, image_set)]
-    frame = source.fetch(tasks)
+    frame = source.fetch(cut_sweep_tasks(cfg, families, image_sets))
     out = Drawn(cuts=cuts_of(source, cfg, families))
     ratios = ", ".join(f"{r:.3g}" for r in sorted(frame.ratio.unique()))
     fig, summary = plotting.psnr_vs_ratio(
@@ -37,6 +34,14 @@ def cut_selection(source: Source, cfg: Profile, families: Sequence[str] | None =
     out.frames["02_cut_selection"] = frame
     out.save("02_cut_selection", fig, summary, out_dir, formats)
     return out
+
+
+def cut_sweep_tasks(cfg: Profile, families: Sequence[str],
+                    image_sets: Sequence[str] | None = None) -> list[sweep.Task]:
+    """02's grid: every cut on the validation images of each family and set (default both
+    sets: the figure shows both; the in-distribution sweep alone chooses the cut)."""
+    return [t for family in families for image_set in sets_of(cfg, image_sets)
+            for t in sweep.cut_sweep_grid(cfg, family, image_set)]
 
 
 def cs_tasks(cfg: Profile, cuts: dict[str, sweep.CutChoice], families: Sequence[str],
@@ -98,6 +103,16 @@ def baseline_config(base: Profile, n_images: int | None = None, ratios=None,
     return cfg, sets
 
 
+def baseline_tasks(cfg: Profile, cuts: dict[str, sweep.CutChoice], families: Sequence[str],
+                   image_sets: Sequence[str]) -> list[sweep.Task]:
+    """04's grid on ``cfg`` and ``image_sets`` as :func:`baseline_config` sizes them:
+    surgery at cut 0 and the chosen cut, IAGAN, mGANprior and Deep Decoder."""
+    return [t for family in families for image_set in image_sets
+            for t in (cs_tasks(cfg, cuts, [family], [image_set], methods=("surgery",))
+                      + sweep.cs_grid(cfg, families=[family], image_set=image_set,
+                                      methods=("iagan", "mgan", "deep_decoder")))]
+
+
 def baselines(source: Source, base: Profile, families: Sequence[str] | None = None,
               n_images: int | None = None, ratios=None,
               image_sets: Sequence[str] | None = None, *, out_dir: Path | None = None,
@@ -108,12 +123,7 @@ def baselines(source: Source, base: Profile, families: Sequence[str] | None = No
     families = list(families or base.models)
     cfg, image_sets = baseline_config(base, n_images, ratios, image_sets)
     cuts = cuts_of(source, base, families)
-    tasks = []
-    for family in families:
-        for image_set in image_sets:
-            tasks += cs_tasks(cfg, cuts, [family], [image_set], methods=("surgery",))
-            tasks += sweep.cs_grid(cfg, families=[family], image_set=image_set,
-                                   methods=("iagan", "mgan", "deep_decoder"))
+    tasks = baseline_tasks(cfg, cuts, families, image_sets)
     out = _curves(source, cfg, tasks, cuts, "04_baselines", "Baselines", image_sets,
                   Drawn(cuts=cuts), out_dir, formats)
     if parameters:
@@ -158,6 +168,17 @@ def optimised_parameters(cfg: Profile, cuts: dict[str, sweep.CutChoice],
     return out
 
 
+def reinit_tasks(cfg: Profile, cuts: dict[str, sweep.CutChoice], families: Sequence[str],
+                 image_sets: Sequence[str] | None = None, ratios=None) -> list[sweep.Task]:
+    """06's grid: surgery at cut 0 and the chosen cut, and the chosen cut with its kept
+    blocks re-initialised (default: the in-distribution set)."""
+    return [t for family in families for image_set in sets_of(cfg, image_sets or [cfg.in_dist])
+            for t in (cs_tasks(cfg, cuts, [family], [image_set], ratios, methods=("surgery",))
+                      + sweep.cs_grid(cfg, families=[family], image_set=image_set,
+                                      ratios=ratios, methods=("reinit",),
+                                      cuts=(cuts[family].cut,)))]
+
+
 def reinit(source: Source, cfg: Profile, families: Sequence[str] | None = None, ratios=None,
            image_sets: Sequence[str] | None = None, *, out_dir: Path | None = None,
            formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
@@ -166,11 +187,6 @@ def reinit(source: Source, cfg: Profile, families: Sequence[str] | None = None, 
     families = list(families or cfg.models)
     image_sets = sets_of(cfg, image_sets or [cfg.in_dist])
     cuts = cuts_of(source, cfg, families)
-    tasks = []
-    for family in families:
-        for image_set in image_sets:
-            tasks += cs_tasks(cfg, cuts, [family], [image_set], ratios, methods=("surgery",))
-            tasks += sweep.cs_grid(cfg, families=[family], image_set=image_set, ratios=ratios,
-                                   methods=("reinit",), cuts=(cuts[family].cut,))
+    tasks = reinit_tasks(cfg, cuts, families, image_sets, ratios)
     return _curves(source, cfg, tasks, cuts, "06_reinit", "Trained vs re-initialised kept "
                    "blocks", image_sets, Drawn(cuts=cuts), out_dir, formats)

@@ -99,6 +99,15 @@ def samples(cfg: Profile, cuts: Sequence[int] | None = None, n_samples: int | No
 N_SHOW = 4
 
 
+def qualitative_tasks(cfg: Profile, cuts: dict[str, sweep.CutChoice], families: Sequence[str],
+                      image_sets: Sequence[str] | None = None, ratio: float | None = None,
+                      n_show: int = N_SHOW) -> list[sweep.Task]:
+    """05's grid: 03's tasks for the first ``n_show`` test images at ``ratio`` (default
+    ``cfg.show_ratio``)."""
+    return cs_tasks(cfg, cuts, families, sets_of(cfg, image_sets), [ratio or cfg.show_ratio],
+                    n_images=n_show)
+
+
 def qualitative(source: Source, cfg: Profile, families: Sequence[str] | None = None,
                 ratio: float | None = None, n_show: int = N_SHOW,
                 image_sets: Sequence[str] | None = None, *, out_dir: Path | None = None,
@@ -113,7 +122,7 @@ def qualitative(source: Source, cfg: Profile, families: Sequence[str] | None = N
     labels = ["Original"] + [sweep.series_label(c) for c in QUALITATIVE_SERIES]
     for family in families:
         for image_set in sets_of(cfg, image_sets):
-            tasks = cs_tasks(cfg, cuts, [family], [image_set], [ratio], n_images=n_show)
+            tasks = qualitative_tasks(cfg, cuts, [family], [image_set], ratio, n_show)
             stored = source.fetch(tasks, keep_images=True)
             psnr = dict(zip(stored.key, stored.psnr, strict=True))
             images = source.images(stored.key)

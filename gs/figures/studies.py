@@ -34,6 +34,17 @@ def zero_error_config(base: Profile, n_images: int | None = None, ratios=None) -
                                ratios=tuple(ratios or base.ratios[1::2]))
 
 
+def zero_error_tasks(cfg: Profile, cuts: dict[str, sweep.CutChoice],
+                     families: Sequence[str]) -> list[sweep.Task]:
+    """07's grid on ``cfg`` (:func:`zero_error_config`): each family's samples recovered
+    with the identity and with compressed sensing, at cut 0 and the chosen cut."""
+    return [t for family in families for operator in ("identity", cfg.operator)
+            for t in sweep.cs_grid(cfg, families=[family],
+                                   image_set=sweep.samples_image_set(cfg.models[family]),
+                                   operator=operator, methods=("surgery",),
+                                   cuts=(0, cuts[family].cut))]
+
+
 def zero_error(source: Source, base: Profile, families: Sequence[str] | None = None,
                n_images: int | None = None, ratios=None, *, out_dir: Path | None = None,
                formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
@@ -42,14 +53,8 @@ def zero_error(source: Source, base: Profile, families: Sequence[str] | None = N
     families = list(families or base.models)
     cfg = zero_error_config(base, n_images, ratios)
     cuts = cuts_of(source, base, families)
-    tasks = []
-    for family in families:
-        samples = sweep.samples_image_set(cfg.models[family])
-        for operator in ("identity", cfg.operator):
-            tasks += sweep.cs_grid(cfg, families=[family], image_set=samples,
-                                   operator=operator, methods=("surgery",),
-                                   cuts=(0, cuts[family].cut))
-    frame = _by_model(plotting.label_series(source.fetch(tasks)))
+    frame = _by_model(plotting.label_series(source.fetch(zero_error_tasks(cfg, cuts,
+                                                                          families))))
     frame["problem"] = [op if op == "identity" else f"m/n={r:.3f}"
                         for op, r in zip(frame.operator, frame.ratio, strict=True)]
     frame["panel"] = frame.model

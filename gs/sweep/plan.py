@@ -35,8 +35,6 @@ import torch
 from gs.profiles import Profile
 from gs.sweep import grids
 from gs.sweep.cuts import chosen_cuts
-from gs.sweep.grids import cs_grid, cut_sweep_grid, model_info
-from gs.sweep.images import samples_image_set
 from gs.sweep.methods import get_method
 from gs.sweep.tasks import Task
 
@@ -78,51 +76,35 @@ def _planning():
 
 
 def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
-    """The new tasks of each notebook of a ``profile`` run, in run order.
+    """The new tasks of each notebook of a ``profile`` run, in run order: the grids its
+    figures fetch with the notebooks' default parameters (the figures' own task builders).
 
     The cuts of 03-07 are the ones ``store`` holds a validation sweep for, else each
     model's paper cut (what a fresh run starts from is the sweep of 02, so with no store
     the plan assumes the paper's cut was chosen)."""
-    families = list(profile.models)
-    if store is not None:
-        cuts = {f: c.cut for f, c in chosen_cuts(profile, store, families).items()}
-    else:
-        cuts = {f: model_info(profile.models[f])[1] for f in families}
-    from gs.figures.curves import baseline_config
-    from gs.figures.images import N_SHOW
-    from gs.figures.studies import zero_error_config
+    from gs.figures.curves import (
+        baseline_config,
+        baseline_tasks,
+        cs_tasks,
+        cut_sweep_tasks,
+        reinit_tasks,
+    )
+    from gs.figures.images import qualitative_tasks
+    from gs.figures.studies import zero_error_config, zero_error_tasks
+    from gs.sweep.store import ResultsStore
 
-    sets = (profile.in_dist, profile.ood)
-    p04, sets04 = baseline_config(profile)  # the notebooks' own sizing of 04 and 07
-    p07 = zero_error_config(profile)
-    out: dict[str, list[Task]] = {}
+    families = list(profile.models)
+    p04, sets04 = baseline_config(profile)
     with _planning():
-        # 02 sweeps the validation images of both sets (its figure shows both; the
-        # in-distribution sweep alone chooses the cut)
-        out["02_cut_selection"] = [t for f in families for s in sets
-                                   for t in cut_sweep_grid(profile, f, s)]
-        out["03_compressed_sensing"] = [
-            t for f in families for s in sets
-            for t in cs_grid(profile, families=[f], image_set=s,
-                             methods=("surgery", "lasso_dct"), cuts=(0, cuts[f]))]
-        out["04_baselines"] = [
-            t for f in families for s in sets04
-            for methods, c in ((("surgery",), (0, cuts[f])),
-                               (("iagan", "mgan", "deep_decoder"), None))
-            for t in cs_grid(p04, families=[f], image_set=s, methods=methods, cuts=c)]
-        out["05_qualitative"] = [
-            t for f in families for s in sets
-            for t in cs_grid(profile, families=[f], image_set=s, ratios=[profile.show_ratio],
-                             n_images=N_SHOW,
-                             methods=("surgery", "lasso_dct"), cuts=(0, cuts[f]))]
-        out["06_reinit_ablation"] = [  # the notebook's default: the in-distribution set
-            t for f in families for s in (profile.in_dist,)
-            for methods, c in ((("surgery",), (0, cuts[f])), (("reinit",), (cuts[f],)))
-            for t in cs_grid(profile, families=[f], image_set=s, methods=methods, cuts=c)]
-        out["07_zero_representation_error"] = [
-            t for f in families for op in ("identity", profile.operator)
-            for t in cs_grid(p07, families=[f], image_set=samples_image_set(profile.models[f]),
-                             operator=op, methods=("surgery",), cuts=(0, cuts[f]))]
+        cuts = chosen_cuts(profile, store or ResultsStore(":memory:"), families)
+        out = {"02_cut_selection": cut_sweep_tasks(profile, families),
+               "03_compressed_sensing": cs_tasks(profile, cuts, families,
+                                                 [profile.in_dist, profile.ood]),
+               "04_baselines": baseline_tasks(p04, cuts, families, sets04),
+               "05_qualitative": qualitative_tasks(profile, cuts, families),
+               "06_reinit_ablation": reinit_tasks(profile, cuts, families),
+               "07_zero_representation_error": zero_error_tasks(zero_error_config(profile),
+                                                                cuts, families)}
     seen: set[str] = set()
     for stem, tasks in out.items():
         new = []
