@@ -14,6 +14,7 @@ from gs.figures import budget_note, cli, lookup, percent, table_source
 from gs.figures.common import MissingResults
 from gs.notebooks import notebook_parameters, notebook_paths
 from gs.paths import FIGURES_DIR, REPO_ROOT
+from gs.profiles import get_profile
 from gs.sweep import COLUMNS
 
 SHIPPED = FIGURES_DIR / "offline" / results.TABLE_NAME
@@ -274,7 +275,7 @@ def test_samples_archive_round_trip_select_and_bytes(tmp_path):
 def test_sample_figures_name_the_missing_archive_and_never_run_a_generator(tmp_path,
                                                                            monkeypatch):
     from gs.figures import images
-    from gs.profiles import get_profile
+
 
     _no_generator(monkeypatch)
     cfg = get_profile("smoke")
@@ -345,7 +346,7 @@ def _auto_cut_records(cfg, family="dcgan"):
 
 def test_auto_cut_and_claims_redraw_from_a_table(tmp_path, monkeypatch):
     from gs.figures import auto_cut, paper_claims
-    from gs.profiles import get_profile
+
 
     _no_generator(monkeypatch)
     cfg = get_profile("smoke")
@@ -377,7 +378,7 @@ def test_a_profile_without_notebook_09_is_skipped_with_a_message(store, tmp_path
     printed = capsys.readouterr().out
     assert "09: skipped: notebook 09 has not run in the smoke profile" in printed
     assert "10: 10_paper_claims" in printed and not list(out.glob("09_*"))
-    from gs.profiles import get_profile
+
 
     records, _, _ = _auto_cut_records(get_profile("smoke"))
     partial = sweep.ResultsStore(":memory:")
@@ -386,6 +387,33 @@ def test_a_profile_without_notebook_09_is_skipped_with_a_message(store, tmp_path
     assert cli.main(["09", "--profile", "smoke", "--results", str(tmp_path),
                      "--out", str(out)]) == 1
     assert "figure 09:" in capsys.readouterr().err
+
+
+def test_figure_08_studies_the_selected_families_only(tmp_path):
+    """``--families dcgan`` makes the DCGAN 08's only family and its study family (a run
+    that has computed only the DCGAN can draw its supplement); by default the BEGAN is
+    the study family and every family is in (a) and (e)."""
+    from gs.figures.common import Source, load_truth
+
+    class Fetched(Exception):
+        pass
+
+    p = get_profile("smoke")
+    fetched: list = []
+
+    def fetch(tasks, keep_images=False):
+        fetched.extend(tasks)
+        raise Fetched
+
+    source = Source(sweep.ResultsStore(tmp_path / "empty.sqlite"), fetch, load_truth)
+    for studies in "abcde":
+        with pytest.raises(Fetched):
+            cli.FIGURES["08"](source, p, families=["dcgan"], out_dir=None, studies=studies)
+    assert fetched and {t.family for t in fetched} == {"dcgan", ""}  # "": Lasso-DCT
+    fetched.clear()
+    with pytest.raises(Fetched):
+        cli.FIGURES["08"](source, p, out_dir=None, studies="d")
+    assert {t.family for t in fetched} == {"began"}
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
@@ -414,7 +442,7 @@ def test_a_run_in_progress_draws_the_families_and_sets_it_holds(tmp_path, capsys
                                     image_sets=["faces"])
     assert set(tables["03 mean over ratios"].family) == {"dcgan"}
     assert set(tables["03 mean over ratios"].image_set) == {"faces"}
-    assert "missing" in tables["08 missing"].columns  # 08 studies every family: not drawn
+    assert "missing" in tables["08 missing"].columns  # 08 studies both sets: not drawn
     # printed as its message under the table's name, not as a padded one-cell table
     block = results.format_tables({"08 missing": tables["08 missing"]}).splitlines()
     assert block == ["== 08 missing", tables["08 missing"].missing.iloc[0]]
@@ -428,7 +456,7 @@ def test_a_run_in_progress_draws_the_families_and_sets_it_holds(tmp_path, capsys
 def test_baselines_run_on_the_profiles_baseline_images():
     from gs.figures.common import sets_of
     from gs.figures.curves import baseline_config
-    from gs.profiles import get_profile
+
 
     full = get_profile("offline-full")
     cfg, image_sets = baseline_config(full)

@@ -34,7 +34,8 @@ FIGURES = {
     "05": images.qualitative,
     "06": curves.reinit,
     "07": studies.zero_error,
-    "08": lambda src, cfg, **kw: studies.supplement(src, studies.supplement_settings(cfg), **kw),
+    "08": lambda src, cfg, families=None, **kw: studies.supplement(
+        src, studies.supplement_settings(cfg, families), **kw),
     "09": beyond.auto_cut,
     "10": beyond.paper_claims,
     "train": lambda src, cfg, **kw: images.trained_samples(cfg, source=src, **kw),
@@ -56,7 +57,8 @@ def shipped_source(profile: str, directory: str | Path | None = None
 #: ``image_sets`` (in- / out-of-distribution). The other groups always draw everything.
 SELECTABLE = {"02": ("families", "image_sets"), "03": ("families", "image_sets"),
               "04": ("families", "image_sets"), "05": ("families", "image_sets"),
-              "06": ("families", "image_sets"), "07": ("families",), "09": ("families",)}
+              "06": ("families", "image_sets"), "07": ("families",), "08": ("families",),
+              "09": ("families",)}
 
 
 def own_sets(group: str, cfg: Profile) -> list[str]:
