@@ -276,7 +276,6 @@ def test_sample_figures_name_the_missing_archive_and_never_run_a_generator(tmp_p
                                                                            monkeypatch):
     from gs.figures import images
 
-
     _no_generator(monkeypatch)
     cfg = get_profile("smoke")
     source = table_source(sweep.ResultsStore(":memory:"), samples_path=tmp_path / "samples.npz")
@@ -347,7 +346,6 @@ def _auto_cut_records(cfg, family="dcgan"):
 def test_auto_cut_and_claims_redraw_from_a_table(tmp_path, monkeypatch):
     from gs.figures import auto_cut, paper_claims
 
-
     _no_generator(monkeypatch)
     cfg = get_profile("smoke")
     records, cand, val = _auto_cut_records(cfg)
@@ -379,7 +377,6 @@ def test_a_profile_without_notebook_09_is_skipped_with_a_message(store, tmp_path
     assert "09: skipped: notebook 09 has not run in the smoke profile" in printed
     assert "10: 10_paper_claims" in printed and not list(out.glob("09_*"))
 
-
     records, _, _ = _auto_cut_records(get_profile("smoke"))
     partial = sweep.ResultsStore(":memory:")
     partial.add([r for r in records if r["method"] == "surgery_auto"])
@@ -410,6 +407,10 @@ def test_figure_08_studies_the_selected_families_only(tmp_path):
         with pytest.raises(Fetched):
             cli.FIGURES["08"](source, p, families=["dcgan"], out_dir=None, studies=studies)
     assert fetched and {t.family for t in fetched} == {"dcgan", ""}  # "": Lasso-DCT
+    fetched.clear()
+    with pytest.raises(Fetched):  # the command line's path passes the selection on
+        cli.draw_all(source, p, ["08"], out_dir=None, families=["dcgan"])
+    assert {t.family for t in fetched} == {"dcgan"}
     fetched.clear()
     with pytest.raises(Fetched):
         cli.FIGURES["08"](source, p, out_dir=None, studies="d")
@@ -456,7 +457,6 @@ def test_a_run_in_progress_draws_the_families_and_sets_it_holds(tmp_path, capsys
 def test_baselines_run_on_the_profiles_baseline_images():
     from gs.figures.common import sets_of
     from gs.figures.curves import baseline_config
-
 
     full = get_profile("offline-full")
     cfg, image_sets = baseline_config(full)

@@ -55,6 +55,8 @@ def shipped_source(profile: str, directory: str | Path | None = None
 
 #: The groups that can draw a part of their figures: ``families`` (model families) and
 #: ``image_sets`` (in- / out-of-distribution). The other groups always draw everything.
+#: For 08, as for its notebook's ``families`` parameter, the selection also decides the
+#: family of studies (b)-(d): the BEGAN if selected, else the first selected family.
 SELECTABLE = {"02": ("families", "image_sets"), "03": ("families", "image_sets"),
               "04": ("families", "image_sets"), "05": ("families", "image_sets"),
               "06": ("families", "image_sets"), "07": ("families",), "08": ("families",),
@@ -139,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", help="folder holding results.csv.gz and images.npz "
                                       "(default figures/PROFILE)")
     ap.add_argument("--families", help="comma-separated model families to draw, e.g. dcgan "
-                                       f"(groups {', '.join(SELECTABLE)}; default all)")
+                    f"(groups {', '.join(SELECTABLE)}; default all; for 08 also the family of "
+                    "its studies (b)-(d), as its notebook's families parameter: the BEGAN if "
+                    "given, else the first)")
     ap.add_argument("--image-sets", help="comma-separated image sets to draw, e.g. faces "
                     f"(groups {', '.join(g for g, o in SELECTABLE.items() if 'image_sets' in o)}"
                     "; default each figure's own: both, but 06 and 04 at a reduced baseline "

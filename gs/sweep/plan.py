@@ -96,7 +96,8 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
     families = list(profile.models)
     p04, sets04 = baseline_config(profile)
     with _planning():
-        cuts = chosen_cuts(profile, store or ResultsStore(":memory:"), families)
+        store = store if store is not None else ResultsStore(":memory:")
+        cuts = chosen_cuts(profile, store, families)
         out = {"02_cut_selection": cut_sweep_tasks(profile, families),
                "03_compressed_sensing": cs_tasks(profile, cuts, families,
                                                  [profile.in_dist, profile.ood]),
