@@ -41,7 +41,9 @@ class Profile:
     step counts (1.0 = the paper's) and ``baseline_images`` caps the test images per set
     that the baselines of notebook 04 run on (None: ``n_test``); ``zero_error_samples`` is
     how many samples of each uncut generator notebook 07 recovers (its claim needs an
-    interval over samples: 3 show the effect, 10 can decide it); ``lasso`` holds options
+    interval over samples: 3 show the effect, 10 can decide it); ``supplement_images``
+    caps the test images per set of notebook 08's studies (the paper showed inpainting and
+    super-resolution on 20 images per set; 3 keep a quick run cheap); ``lasso`` holds options
     of the Lasso-DCT solver (``tol``, ``steps`` = max FISTA iterations; empty = run to
     1e-6 relative change).
     ``structured_from``: images of at least this many pixels a side use ``"cs_fast"``
@@ -67,6 +69,7 @@ class Profile:
     baseline_budget: float = 1.0
     baseline_images: int | None = None
     zero_error_samples: int = 3
+    supplement_images: int = 3
     lasso: dict = field(default_factory=dict)
     structured_from: int | None = None
     device: str = "auto"
@@ -135,6 +138,7 @@ PROFILES: dict[str, Profile] = {
         baseline_budget=1.0,
         baseline_images=10,
         zero_error_samples=10,
+        supplement_images=10,
     ),
     "paper": Profile(
         name="paper",
@@ -148,6 +152,7 @@ PROFILES: dict[str, Profile] = {
         restarts=3,
         n_samples=10,
         baseline_budget=1.0,
+        supplement_images=20,
         structured_from=128,
     ),
 }

@@ -137,3 +137,16 @@ def test_notebook_07_recovers_the_profiles_number_of_samples():
         per_family = {f: len({t.image for t in tasks if t.family == f})
                       for f in get_profile(name).models}
         assert set(per_family.values()) == {n}, (name, per_family)
+
+
+def test_notebook_08_studies_the_profiles_number_of_images():
+    """3 test images per set keep the quick run's supplement cheap; offline-full studies
+    10 (enough for an interval over images to decide claim 7), the paper profile 20 (the
+    paper's inpainting and super-resolution figure)."""
+    from gs.figures.studies import supplement_settings
+
+    for name, n in (("smoke", None), ("offline", 3), ("offline-full", 10), ("paper", 20)):
+        p = get_profile(name)
+        s = supplement_settings(p)
+        assert s.cfg.n_test == (n or min(p.n_test, 3)), (name, s.cfg.n_test)
+        assert supplement_settings(p, n_images=2).cfg.n_test == 2

@@ -91,12 +91,13 @@ def supplement_settings(base: Profile, families=None, n_images=None, ratios=None
                         inits=PAPER_INITS, study_family: str | None = None,
                         study_ratio: float | None = None, restart_counts=None,
                         adam_lr: float | None = None) -> SupplementSettings:
-    """08's settings from its parameters: at most 3 test images per set unless
-    ``n_images``; studies (b)-(d) on ``study_family`` (BEGAN if run) at the ratio nearest
-    0.16; restarts 1, R and 3R without surgery (R: the profile's)."""
+    """08's settings from its parameters: at most the profile's ``supplement_images``
+    test images per set unless ``n_images``; studies (b)-(d) on ``study_family`` (BEGAN
+    if run) at the ratio nearest 0.16; restarts 1, R and 3R without surgery (R: the
+    profile's)."""
     from gs.studies import ADAM_LR
 
-    cfg = dataclasses.replace(base, n_test=n_images or min(base.n_test, 3),
+    cfg = dataclasses.replace(base, n_test=n_images or min(base.n_test, base.supplement_images),
                               ratios=tuple(ratios or base.ratios))
     families = tuple(families or cfg.models)
     study_family = study_family or ("began" if "began" in families else families[0])
