@@ -8,8 +8,8 @@ prints the projection per notebook and for the whole profile, training excluded.
     python bench/paper_profile.py                          # offline, offline-full, paper
     python bench/paper_profile.py --profile paper --device cuda --json out.json
 
-A projection, not a measurement: problems that stop early take less; notebook 08's
-studies, data loading and figures are not counted.
+A projection, not a measurement: problems that stop early take less; data loading and
+figures are not counted.
 """
 
 from __future__ import annotations

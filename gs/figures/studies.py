@@ -118,14 +118,29 @@ def supplement(source: Source, s: SupplementSettings, studies: str = "abcde", *,
     return out
 
 
+def supplement_tasks(s: SupplementSettings, cuts: dict[str, sweep.CutChoice],
+                     studies: str = "abcde") -> list[sweep.Task]:
+    """The recoveries of 08's ``studies`` at the chosen ``cuts`` (each study's builder)."""
+    builders = {"a": raw_tasks, "b": lambda s, cuts: init_tasks(s, cuts)[0],
+                "c": lambda s, cuts: restart_tasks(s, cuts)[0], "d": inverse_tasks,
+                "e": fair_tasks}
+    return [t for letter in studies for t in builders[letter](s, cuts)]
+
+
+def raw_tasks(s: SupplementSettings, cuts: dict[str, sweep.CutChoice]) -> list[sweep.Task]:
+    """(a): the identity operator at cut 0 and the chosen cut, every family and set, at
+    the raw reconstruction's own learning rate and steps."""
+    cfg = s.cfg
+    return [dataclasses.replace(t, lr=s.noop_lr, steps=s.noop_steps)
+            for family in s.families for image_set in (cfg.in_dist, cfg.ood)
+            for t in sweep.cs_grid(cfg, families=[family], image_set=image_set,
+                                   operator="identity", methods=("surgery",),
+                                   cuts=(0, cuts[family].cut))]
+
+
 def _raw(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
-    cfg, cuts = s.cfg, out.cuts
-    tasks = [dataclasses.replace(t, lr=s.noop_lr, steps=s.noop_steps)
-             for family in s.families for image_set in (cfg.in_dist, cfg.ood)
-             for t in sweep.cs_grid(cfg, families=[family], image_set=image_set,
-                                    operator="identity", methods=("surgery",),
-                                    cuts=(0, cuts[family].cut))]
-    raw = _by_model(plotting.label_series(source.fetch(tasks)))
+    cuts = out.cuts
+    raw = _by_model(plotting.label_series(source.fetch(raw_tasks(s, cuts))))
     fig, summary = plotting.box_by(
         raw, x="model", hue="series", col="image_set",
         title=f"Raw reconstruction (identity operator, {images_note(raw)} per set)",
@@ -142,8 +157,11 @@ def start_label(init: str, limit: float) -> str:
     return names.get(init, init + " {:g}").format(limit)
 
 
-def _inits(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
-    cfg, cut = s.cfg, out.cuts[s.study_family].cut
+def init_tasks(s: SupplementSettings, cuts: dict[str, sweep.CutChoice]
+               ) -> tuple[list[sweep.Task], dict[str, str]]:
+    """(b): the study family at its chosen cut from each of ``s.inits``, and Lasso-DCT, at
+    the study ratio; with each task key's start label."""
+    cfg, cut = s.cfg, cuts[s.study_family].cut
     lasso = sweep.series_label("lasso_dct")
     tasks, start = [], {}
     for image_set in (cfg.in_dist, cfg.ood):
@@ -159,6 +177,12 @@ def _inits(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) 
                                ratios=[s.study_ratio], methods=("lasso_dct",)):
             tasks.append(t)
             start[t.key] = lasso
+    return tasks, start
+
+
+def _inits(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    cut = out.cuts[s.study_family].cut
+    tasks, start = init_tasks(s, out.cuts)
     frame = source.fetch(tasks)
     frame["start"] = frame.key.map(start)
     fig, summary = plotting.box_by(
@@ -176,9 +200,12 @@ def effort_label(series: str, restarts: int) -> str:
     return f"{sweep.series_label(series)}, {restarts} restart" + "s" * (restarts > 1)
 
 
-def _restarts(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
-    cfg, cut = s.cfg, out.cuts[s.study_family].cut
-    surgery_label = effort_label("surgery", cfg.restarts)
+def restart_tasks(s: SupplementSettings, cuts: dict[str, sweep.CutChoice]
+                  ) -> tuple[list[sweep.Task], dict[str, str]]:
+    """(c): no surgery with each of ``s.restart_counts`` restarts and surgery at the chosen
+    cut with the profile's, the study family on the in-distribution set at the study
+    ratio; with each task key's effort label."""
+    cfg, cut = s.cfg, cuts[s.study_family].cut
     tasks, effort = [], {}
     for r in s.restart_counts:
         for t in sweep.cs_grid(cfg, families=[s.study_family], ratios=[s.study_ratio],
@@ -189,7 +216,14 @@ def _restarts(source: Source, s: SupplementSettings, out: Drawn, out_dir, format
     for t in sweep.cs_grid(cfg, families=[s.study_family], ratios=[s.study_ratio],
                            methods=("surgery",), cuts=(cut,)):
         tasks.append(t)
-        effort[t.key] = surgery_label
+        effort[t.key] = effort_label("surgery", cfg.restarts)
+    return tasks, effort
+
+
+def _restarts(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    cfg = s.cfg
+    surgery_label = effort_label("surgery", cfg.restarts)
+    tasks, effort = restart_tasks(s, out.cuts)
     frame = _by_model(source.fetch(tasks))
     frame["effort"] = frame.key.map(effort)
     # no surgery in greys from light (1 restart) to dark (most), surgery in its colour
@@ -210,12 +244,17 @@ def _restarts(source: Source, s: SupplementSettings, out: Drawn, out_dir, format
 INVERSE_PROBLEMS = {"inpainting": "Inpainting 10%", "sr": "SR x4"}
 
 
+def inverse_tasks(s: SupplementSettings, cuts: dict[str, sweep.CutChoice]
+                  ) -> list[sweep.Task]:
+    """(d): inpainting and super-resolution at cut 0 and the study family's chosen cut."""
+    cfg, cut = s.cfg, cuts[s.study_family].cut
+    return [t for image_set in (cfg.in_dist, cfg.ood) for operator in INVERSE_PROBLEMS
+            for t in sweep.cs_grid(cfg, families=[s.study_family], image_set=image_set,
+                                   operator=operator, methods=("surgery",), cuts=(0, cut))]
+
+
 def _inverse(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
-    cfg, cut = s.cfg, out.cuts[s.study_family].cut
-    tasks = [t for image_set in (cfg.in_dist, cfg.ood) for operator in INVERSE_PROBLEMS
-             for t in sweep.cs_grid(cfg, families=[s.study_family], image_set=image_set,
-                                    operator=operator, methods=("surgery",), cuts=(0, cut))]
-    frame = plotting.label_series(source.fetch(tasks))
+    frame = plotting.label_series(source.fetch(inverse_tasks(s, out.cuts)))
     frame["problem"] = frame.operator.map(INVERSE_PROBLEMS)
     frame["panel"] = frame.family.str.upper() + ", " + frame.image_set
     fig, summary = plotting.box_by(
@@ -227,14 +266,20 @@ def _inverse(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats
     out.save("08d_inverse_problems", fig, summary, out_dir, formats)
 
 
-def _fair(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
-    from gs.studies import best_optimiser_tasks, divergence_summary, fair_gap, optimizer_of
+def fair_tasks(s: SupplementSettings, cuts: dict[str, sweep.CutChoice]) -> list[sweep.Task]:
+    """(e): no surgery with L-BFGS and with Adam, and surgery, every family and set
+    (:func:`gs.studies.best_optimiser_tasks`)."""
+    from gs.studies import best_optimiser_tasks
 
-    cfg = s.cfg
-    tasks = [t for family in s.families for image_set in (cfg.in_dist, cfg.ood)
-             for t in best_optimiser_tasks(cfg, family, image_set, out.cuts[family].cut,
-                                           adam_lr=s.adam_lr)]
-    fair = plotting.label_series(source.fetch(tasks))
+    return [t for family in s.families for image_set in (s.cfg.in_dist, s.cfg.ood)
+            for t in best_optimiser_tasks(s.cfg, family, image_set, cuts[family].cut,
+                                          adam_lr=s.adam_lr)]
+
+
+def _fair(source: Source, s: SupplementSettings, out: Drawn, out_dir, formats) -> None:
+    from gs.studies import divergence_summary, fair_gap, optimizer_of
+
+    fair = plotting.label_series(source.fetch(fair_tasks(s, out.cuts)))
     fair["optimizer"] = optimizer_of(fair)
     gaps = fair_gap(fair)
     long = gaps.melt(id_vars=["family", "image_set", "image", "m"],

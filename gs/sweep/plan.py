@@ -10,15 +10,16 @@ those lists::
 
 The slice: for surgery (and its re-initialised ablation) a few L-BFGS iterations of one
 lane of problems per (model, cut, operator) at the smallest and largest m, scaled by the
-task's iterations (``steps x 20``: at the paper's settings every iteration runs) and
+task's iterations (``steps x 20``: at the paper's settings every iteration runs; an Adam
+step, as in 08's fair baseline, is one evaluation, costed as one iteration) and
 restarts, linear in m; for each baseline a tiny and a twice-as-tiny budget on one image,
 extrapolated linearly to the task's budget; Lasso-DCT at the profile's tolerance on one
 image per m extreme. Weights are random when the zoo cannot load a model (the paper's
 CelebA models before training): the cost of a network does not depend on its weights.
 
-Not counted: training, notebook 08's studies (a few percent of 03 at the offline sizes),
-loading data, drawing figures. A projection, not a promise: L-BFGS problems that stop
-early and baselines that converge before their budget take less.
+Not counted: training, loading data, drawing figures. A projection, not a promise:
+L-BFGS problems that stop early and baselines that converge before their budget take
+less.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ ITERATIONS_PER_STEP = 20
 
 #: Notebooks in the order a run executes them.
 NOTEBOOKS = ("02_cut_selection", "03_compressed_sensing", "04_baselines", "05_qualitative",
-             "06_reinit_ablation", "07_zero_representation_error")
+             "06_reinit_ablation", "07_zero_representation_error", "08_supplement")
 
 
 @contextmanager
@@ -90,7 +91,12 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
         reinit_tasks,
     )
     from gs.figures.images import qualitative_tasks
-    from gs.figures.studies import zero_error_config, zero_error_tasks
+    from gs.figures.studies import (
+        supplement_settings,
+        supplement_tasks,
+        zero_error_config,
+        zero_error_tasks,
+    )
     from gs.sweep.store import ResultsStore
 
     families = list(profile.models)
@@ -105,7 +111,8 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
                "05_qualitative": qualitative_tasks(profile, cuts, families),
                "06_reinit_ablation": reinit_tasks(profile, cuts, families),
                "07_zero_representation_error": zero_error_tasks(zero_error_config(profile),
-                                                                cuts, families)}
+                                                                cuts, families),
+               "08_supplement": supplement_tasks(supplement_settings(profile), cuts)}
     seen: set[str] = set()
     for stem, tasks in out.items():
         new = []
@@ -253,7 +260,8 @@ def task_seconds(task: Task, cal: Calibration, m_range: dict) -> float:
         return _interpolated(lambda m: cal.convex(task, m), m, lo, hi)
     if spec.budget_params:
         return _interpolated(lambda m: cal.baseline(task, m), m, lo, hi)
-    iters = task.steps * ITERATIONS_PER_STEP * task.restarts
+    per_step = 1 if task.options.get("optimizer") == "adam" else ITERATIONS_PER_STEP
+    iters = task.steps * per_step * task.restarts
     return iters * _interpolated(lambda m: cal.iteration(task, m), m, lo, hi)
 
 
