@@ -203,7 +203,7 @@ def effort_label(series: str, restarts: int) -> str:
 def restart_tasks(s: SupplementSettings, cuts: dict[str, sweep.CutChoice]
                   ) -> tuple[list[sweep.Task], dict[str, str]]:
     """(c): no surgery with each of ``s.restart_counts`` restarts and surgery at the chosen
-    cut with the profile's, the study family on the in-distribution set at the study
+    cut with the profile's restarts, the study family on the in-distribution set at the study
     ratio; with each task key's effort label."""
     cfg, cut = s.cfg, cuts[s.study_family].cut
     tasks, effort = [], {}

@@ -80,7 +80,7 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
     """The new tasks of each notebook of a ``profile`` run, in run order: the grids its
     figures fetch with the notebooks' default parameters (the figures' own task builders).
 
-    The cuts of 03-07 are the ones ``store`` holds a validation sweep for, else each
+    The cuts of 03-08 are the ones ``store`` holds a validation sweep for, else each
     model's paper cut (what a fresh run starts from is the sweep of 02, so with no store
     the plan assumes the paper's cut was chosen)."""
     from gs.figures.curves import (
@@ -214,12 +214,17 @@ class Calibration:
         budget = float(task.options.get("budget", 1.0))
         lo = min(budget, 0.004)
 
+        def fastest(b: float) -> float:  # of three runs: one run's jitter on a busy
+            return min(_timed(at(b), self.device) for _ in range(3))  # machine is large
+
         def measure_per_budget() -> tuple[float, float]:
             at(lo)()  # warm-up
-            # the fastest of three runs at each budget: the two differ by a few percent,
-            # less than one run's jitter on a busy machine
-            t1, t2 = (min(_timed(at(b), self.device) for _ in range(3)) for b in (lo, 2 * lo))
-            slope = max(t2 - t1, 0.0) / lo
+            t1, k = fastest(lo), 2
+            # a budget k times larger; widened while the machine's jitter hides the
+            # difference (a slope of 0 would project every budget at the same cost)
+            while (tk := fastest(k * lo)) <= t1 and k < 16:
+                k *= 2
+            slope = max(tk - t1, 0.0) / ((k - 1) * lo)
             return slope, max(t1 - slope * lo, 0.0)
 
         key = ("baseline", task.method, task.model, task.image_size, task.operator, m)
