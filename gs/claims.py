@@ -434,6 +434,9 @@ def likely_reason(v: Verdict, profile: Profile) -> str:
     if v.n < 2:
         reasons.append("a run in progress" if UNSHARED in v.numbers
                        else "not run in this profile" if v.n == 0 else "one image only")
+    elif v.verdict == NOT_SHOWN and -COMPARABLE_DB <= v.low and v.high <= COMPARABLE_DB:
+        reasons.append(f"no effect either way: the 95% interval [{v.low:+.2f}, "
+                       f"{v.high:+.2f}] dB lies within +-{COMPARABLE_DB:g} dB")
     elif v.verdict == NOT_SHOWN:
         reasons.append(f"the 95% interval crosses the line: {v.n} images are too few "
                        "for their spread")

@@ -91,6 +91,16 @@ def test_paired_gains_weigh_each_ratio_once_and_say_when_no_ratio_is_shared():
     assert "a run in progress" in claims.likely_reason(v, P)
 
 
+def test_a_claim_not_shown_says_whether_its_images_are_too_few_or_the_effect_is_nil():
+    """An interval through 0 that is wide: too few images for their spread; one inside
+    +-1 dB (COMPARABLE_DB): no effect either way, more images would not show a gain."""
+    wide = claims.Verdict(7, "c", "s", claims.NOT_SHOWN, "", 3, 2.7, -0.2, 5.6)
+    narrow = claims.Verdict(7, "c", "s", claims.NOT_SHOWN, "", 10, 0.11, -0.74, 0.97)
+    assert "3 images are too few" in claims.likely_reason(wide, P)
+    assert "no effect either way" in claims.likely_reason(narrow, P)
+    assert "[-0.74, +0.97] dB lies within +-1 dB" in claims.likely_reason(narrow, P)
+
+
 def test_missing_runs_are_not_shown_with_the_reason():
     v = verdict(frame(2.0, 0.5).query("cut == 0"))
     assert v.verdict == claims.NOT_SHOWN and v.n == 0
