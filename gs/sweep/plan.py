@@ -14,9 +14,9 @@ task's iterations (``steps x 20``: at the paper's settings every iteration runs;
 step, as in 08's fair baseline, is one evaluation, costed as one iteration) and
 restarts, linear in m; for each baseline a tiny budget and one 2-16 times larger (wider
 when a busy machine's jitter hides the difference) on one image, extrapolated linearly to
-the task's budget; Lasso-DCT at the profile's tolerance on one
-image per m extreme. Weights are random when the zoo cannot load a model (the paper's
-CelebA models before training): the cost of a network does not depend on its weights.
+the task's budget; Lasso-DCT at the profile's tolerance on one image per m extreme.
+Weights are random when the zoo cannot load a model (the paper's CelebA models before
+training): the cost of a network does not depend on its weights.
 
 Not counted: training, loading data, drawing figures. A projection, not a promise:
 L-BFGS problems that stop early and baselines that converge before their budget take
