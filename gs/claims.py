@@ -55,6 +55,8 @@ class Verdict:
     mean: float = math.nan  # the paired difference (dB) and its interval, where one applies
     low: float = math.nan
     high: float = math.nan
+    #: No configuration is shared by every image (a run in progress), so nothing is paired.
+    unshared: bool = False
 
     def line(self) -> str:
         return (f"({self.number}) {self.claim} [{self.scope}]: {self.verdict.upper()} - "
@@ -92,7 +94,7 @@ def _judge(lo: float, hi: float, kind: str) -> str:
 
 
 IMAGE = ["image_set", "image"]
-#: What a claim says when its images share no configuration (a run in progress).
+#: What a claim's numbers say when its images share no configuration (a run in progress).
 UNSHARED = "no measurement count is shared by every image"
 
 
@@ -206,8 +208,9 @@ class Claims:
         numbers = _fmt(mean, n, lo, hi, what)
         if partial := _partial(gains):
             numbers = f"{what}: {partial}" if n == 0 else f"{numbers}; {partial}"
+        unshared = bool(gains.attrs.get("left_out")) and not gains.attrs.get("shared")
         self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind), numbers, n,
-                                mean, lo, hi))
+                                mean, lo, hi, unshared))
 
     def _families(self) -> list[str]:
         return [f for f in self.p.models if f in self.cuts]
@@ -329,8 +332,10 @@ def judge(store, profile: Profile) -> tuple[list[Verdict], dict]:
 
 
 def table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
-    """The verdicts as a frame (one row per claim and scope)."""
-    return pd.DataFrame([v.__dict__ for v in verdicts])
+    """The verdicts as a frame (one row per claim and scope; ``unshared`` is said in
+    ``numbers``)."""
+    return pd.DataFrame([{k: x for k, x in v.__dict__.items() if k != "unshared"}
+                         for v in verdicts])
 
 
 def summary(verdicts: Sequence[Verdict], reason: Callable[[Verdict], str] | None = None) -> str:
@@ -432,7 +437,7 @@ def likely_reason(v: Verdict, profile: Profile) -> str:
     """The likely reasons a claim is not shown or does not hold in ``profile``'s run."""
     reasons = []
     if v.n < 2:
-        reasons.append("a run in progress" if UNSHARED in v.numbers
+        reasons.append("a run in progress" if v.unshared
                        else "not run in this profile" if v.n == 0 else "one image only")
     elif v.verdict == NOT_SHOWN and -COMPARABLE_DB <= v.low and v.high <= COMPARABLE_DB:
         reasons.append(f"no effect either way: the 95% interval [{v.low:+.2f}, "

@@ -86,9 +86,14 @@ def test_paired_gains_weigh_each_ratio_once_and_say_when_no_ratio_is_shared():
     f = frame(2.0, 0.5)
     f = f[(f.image == "img0") == (f.m == 400)]
     v = verdict(f)
-    assert v.verdict == claims.NOT_SHOWN and v.n == 0
+    assert v.verdict == claims.NOT_SHOWN and v.n == 0 and v.unshared
     assert claims.UNSHARED in v.numbers and "m 400, 2000 each run on only some" in v.numbers
     assert "a run in progress" in claims.likely_reason(v, P)
+    assert "unshared" not in claims.table([v]).columns  # said in its numbers
+    # a claim no image was run for is not a run in progress
+    none = verdict(f[f.image == "nothing"])
+    assert none.n == 0 and not none.unshared
+    assert "not run in this profile" in claims.likely_reason(none, P)
 
 
 def test_a_claim_not_shown_says_whether_its_images_are_too_few_or_the_effect_is_nil():
