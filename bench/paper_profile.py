@@ -44,6 +44,19 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     p.add_argument("--quiet", action="store_true", help="do not print each calibration")
     a = p.parse_args(argv)
+    from gs.notebooks import check_value
+
+    try:
+        if a.device != "auto":
+            check_value("device", a.device, "offline")
+    except ValueError as exc:
+        p.error(f"--device: {exc}")
+    if a.batch is not None and a.batch < 1:
+        p.error(f"--batch {a.batch}: give at least 1 problem")
+    if a.json is not None:
+        if a.json.is_dir():
+            p.error(f"--json {a.json} is a folder; name a file")
+        a.json.parent.mkdir(parents=True, exist_ok=True)  # not a surprise at the end
     device = resolve_device(a.device)
     name = (torch.cuda.get_device_name() if device == "cuda"
             else f"CPU, {torch.get_num_threads()} threads")
@@ -55,9 +68,14 @@ def main(argv=None) -> int:
         cfg = get_profile(prof)
         store = None
         if a.store:
+            from gs.paths import OUTPUT_DIR
             from gs.sweep import default_store
 
-            store = default_store(cfg.name)
+            path = OUTPUT_DIR / "results" / f"{cfg.name}.sqlite"
+            if path.is_file():  # else the paper's cuts (never an empty store made here)
+                store = default_store(cfg.name, path)
+            else:
+                print(f"[paper_profile] {prof}: no results store at {path}; the paper's cuts")
         tasks = notebook_tasks(cfg, store)
         t0 = time.perf_counter()
         seconds = project(tasks, cal)

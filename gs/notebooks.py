@@ -34,6 +34,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +145,76 @@ def check_parameters(namespace: dict, notebook: str) -> None:
                          f"{sorted(params)}")
     for name, (spec, _default) in params.items():
         namespace[name] = coerce(name, namespace[name], spec)
+    for name in params:
+        check_value(name, namespace[name], namespace.get("profile", "offline"))
 
 
-def parse_overrides(pairs: list[str], path: Path) -> dict[str, Any]:
-    """``["name=value", ...]`` -> typed values for the notebook at ``path`` (names it does
-    not have are left out, so one ``-p`` can serve several notebooks; a name no notebook
-    has is caught by :func:`main`)."""
+_POSITIVE = {"steps", "restarts", "n_images", "n_samples", "n_show", "noop_steps",
+             "restart_counts", "adam_lr", "noop_lr", "baseline_budget"}
+_FRACTIONS = {"ratios", "ratio", "study_ratio", "holdout"}
+
+
+def check_value(name: str, value: Any, profile: str) -> None:
+    """A ValueError (one line) for a typed parameter value no notebook can use: an empty
+    list or unknown name of ``families`` / ``image_sets`` / ``study_family`` for
+    ``profile``, a count or learning rate that is not positive, a ratio outside (0, 1], a
+    negative cut, an unknown ``style`` or a ``device`` torch cannot use. ``None`` (the
+    profile's own value) always passes.
+
+    >>> check_value("families", [], "offline")
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter families: an empty list; leave it out for every family
+    >>> check_value("ratios", [0.1, 1.5], "offline")
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter ratios: 1.5 is not in (0, 1]
+    """
+    if value is None:
+        return
+    items = value if isinstance(value, list) else [value]
+    if name in ("families", "image_sets", "study_family", "cuts", "ratios",
+                "restart_counts") and not items:
+        what = {"families": "family", "image_sets": "image set"}.get(name, "value")
+        raise ValueError(f"parameter {name}: an empty list; leave it out for every {what}")
+    if name in ("families", "image_sets", "study_family"):
+        from gs.profiles import get_profile
+
+        cfg = get_profile(profile)
+        known = list(cfg.models) if name != "image_sets" else [cfg.in_dist, cfg.ood]
+        if bad := [v for v in items if v not in known]:
+            raise ValueError(f"parameter {name}: profile {profile!r} has no {bad}; it has "
+                             f"{known}")
+    elif name in _POSITIVE:
+        if bad := [v for v in items if not v > 0]:
+            raise ValueError(f"parameter {name}: {bad[0]} is not positive")
+    elif name in _FRACTIONS:
+        if bad := [v for v in items if not 0 < v <= 1]:
+            raise ValueError(f"parameter {name}: {bad[0]} is not in (0, 1]")
+    elif name == "cuts":
+        if bad := [v for v in items if v < 0]:
+            raise ValueError(f"parameter cuts: {bad[0]} is negative")
+    elif name == "style":
+        from gs.plotting import STYLES
+
+        if value not in STYLES:
+            raise ValueError(f"parameter style: {value!r} is not one of {sorted(STYLES)}")
+    elif name == "device":
+        import torch
+
+        try:
+            device = torch.device(value)
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(f"parameter device: {value!r} is not a torch device ({exc})"
+                             ) from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"parameter device: {value!r}, but torch sees no CUDA device here")
+
+
+def parse_overrides(pairs: list[str], path: Path, profile: str = "offline") -> dict[str, Any]:
+    """``["name=value", ...]`` -> typed, checked values (:func:`check_value`) for the
+    notebook at ``path`` (names it does not have are left out, so one ``-p`` can serve
+    several notebooks; a name no notebook has is caught by :func:`check_overrides`)."""
     params = notebook_parameters(path)
     out = {}
     for pair in pairs:
@@ -158,12 +223,36 @@ def parse_overrides(pairs: list[str], path: Path) -> dict[str, Any]:
             raise ValueError(f"-p takes name=value, got {pair!r}")
         if name in params:
             out[name] = coerce(name, value, params[name][0])
+            check_value(name, out[name], profile)
     return out
 
 
-def notebook_paths(directory: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The numbered notebooks, in order."""
-    return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+#: Parameters a command sets itself, with the option that sets them.
+COMMAND_SET = {"profile": "use --profile", "out_dir": "use --out-dir"}
+
+
+def check_overrides(pairs: list[str], paths: list[Path], profile: str,
+                    command_set: dict[str, str] = COMMAND_SET) -> dict[Path, dict[str, Any]]:
+    """Each notebook's typed overrides from ``-p name=value`` ``pairs``, checked before
+    any notebook runs: a ValueError (one line) for a pair without ``=``, a name none of
+    ``paths`` has or one the command sets itself (``command_set``: name -> option), or a
+    value of the wrong type or range."""
+    known = set().union(*(notebook_parameters(p) for p in paths))
+    names = [pair.partition("=")[0] for pair in pairs]
+    if own := [n for n in names if n in command_set]:
+        raise ValueError(f"-p {own[0]}: this command sets it ({command_set[own[0]]})")
+    if unknown := sorted(set(names) - known):
+        raise ValueError(f"no notebook to run has parameter(s) {unknown}; they have "
+                         f"{sorted(known)}")
+    return {p: parse_overrides(pairs, p, profile) for p in paths}
+
+
+def notebook_paths(only: Sequence[str] | None = None, directory: Path = NOTEBOOK_DIR
+                   ) -> list[Path]:
+    """The numbered notebooks, in order (``only``: those whose names start with one of
+    these prefixes)."""
+    paths = sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in paths if not only or any(p.name.startswith(o) for o in only)]
 
 
 def run_notebook(
@@ -198,31 +287,39 @@ def run_notebook(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gs.plotting import default_figures_dir
+
     ap = argparse.ArgumentParser(prog="python -m gs.notebooks",
-                                 description=__doc__.splitlines()[0])
+                                 description=__doc__.splitlines()[0].replace("``", ""))
     ap.add_argument("--profile", default="offline", choices=sorted(PROFILES))
-    ap.add_argument("--only", nargs="*", help="notebook name prefixes to run (e.g. 01 02)")
+    ap.add_argument("--only", nargs="+", metavar="PREFIX",
+                    help="notebook name prefixes to run (e.g. 01 02; default all)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override a parameter of every notebook that has it (lists: "
                          "comma-separated)")
     ap.add_argument("--style", choices=["paper", "talk"], help="figure style")
-    ap.add_argument("--out-dir", help="where figures go (default figures/PROFILE)")
+    ap.add_argument("--out-dir", help="where figures and the exported results go (default "
+                                      "figures/PROFILE in paper style, "
+                                      "outputs/figures/PROFILE-STYLE otherwise)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    paths = notebook_paths()
-    if args.only:
-        paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
+    if args.out_dir is not None and not args.out_dir.strip():
+        ap.error("--out-dir: an empty path")
+    paths = notebook_paths(args.only)
     if not paths:
-        print("no notebooks to run", file=sys.stderr)
-        return 1
+        ap.error(f"--only {' '.join(args.only)}: no notebook in {NOTEBOOK_DIR} starts so")
+    out_dir = args.out_dir
+    if out_dir is None and args.style not in (None, "paper"):
+        out_dir = str(default_figures_dir(args.profile, args.style))
     pairs = list(args.param)
     pairs += [f"style={args.style}"] if args.style else []
-    pairs += [f"out_dir={args.out_dir}"] if args.out_dir else []
-    known = set().union(*(notebook_parameters(p) for p in paths))
-    unknown = sorted({pair.partition("=")[0] for pair in pairs} - known)
-    if unknown:
-        ap.error(f"no notebook to run has parameter(s) {unknown}; they have {sorted(known)}")
-    overrides = {p: parse_overrides(pairs, p) for p in paths}
+    try:
+        overrides = check_overrides(pairs, paths, args.profile)
+    except ValueError as exc:
+        ap.error(str(exc))
+    if out_dir is not None:
+        for p in paths:
+            overrides[p]["out_dir"] = out_dir
     total = time.perf_counter()
     for path in paths:
         t0 = time.perf_counter()
@@ -238,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
 
     store = next((ResultsStore(p.partition("=")[2]) for p in pairs
                   if p.startswith("store_path=")), None)
-    for exported in results.export(args.profile, store, args.out_dir):
+    for exported in results.export(args.profile, store, out_dir):
         print(f"[{args.profile}] exported {exported}")
     return 0
 

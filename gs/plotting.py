@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
-from gs.paths import FIGURES_DIR  # noqa: E402
+from gs.paths import FIGURES_DIR, OUTPUT_DIR  # noqa: E402
 from gs.sweep.methods import series_color as METHOD_SERIES_COLOR  # noqa: E402
 from gs.sweep.methods import series_label, series_name  # noqa: E402
 
@@ -101,6 +101,14 @@ def subplots(nrows: int = 1, ncols: int = 1, aspect: float | None = None, **kw):
     kw.setdefault("squeeze", False)
     kw.setdefault("layout", "constrained")
     return plt.subplots(nrows, ncols, figsize=figure_size(ncols, nrows, aspect), **kw)
+
+
+def default_figures_dir(profile: str, style: str = "paper") -> Path:
+    """Where a command puts a profile's figures unless told: ``figures/<profile>/`` in
+    paper style (the shipped ones), ``outputs/figures/<profile>-<style>/`` otherwise."""
+    if style == "paper":
+        return FIGURES_DIR / profile
+    return OUTPUT_DIR / "figures" / f"{profile}-{style}"
 
 
 def figures_dir(profile: str, out_dir: str | Path | None = None) -> Path:

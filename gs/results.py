@@ -32,7 +32,11 @@ import argparse
 import gzip
 import io
 import os
+import shutil
+import sqlite3
 import sys
+import tempfile
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -72,8 +76,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     are ``Int64``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no results table at {path}; export one with "
-                                "python -m gs.results export --profile PROFILE")
+        raise FileNotFoundError(f"no results table at {path}")
     head = pd.read_csv(path, nrows=0).columns
     text = [c for c in head if COLUMNS.get(c, "TEXT") == "TEXT"]
     frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
@@ -245,35 +248,65 @@ def export(profile: str, store: ResultsStore | None = None,
     """Write ``profile``'s store as ``results.csv.gz``, the images of its qualitative
     figures as ``images.npz`` and (``samples``) the generator samples of figures 01 and
     ``train`` as ``samples.npz`` (drawn from the generators: a forward pass per sample)
-    into ``out_dir`` (default ``figures/<profile>/``)."""
+    into ``out_dir`` (default ``figures/<profile>/``).
+
+    All or nothing: the files are written into a temporary folder beside their place and
+    moved there only when every one is written. A ValueError (nothing written) for an
+    empty store or one holding records of models ``profile`` does not use."""
     from gs.plotting import figures_dir
     from gs.profiles import get_profile
 
-    store = store or default_store(profile)
+    cfg = get_profile(profile)
+    store = store if store is not None else default_store(profile)
     frame = store.to_frame()
     if len(frame) == 0:
         raise ValueError(f"the results store {store.path} is empty: nothing to export")
+    models = set(cfg.models.values())
+    if foreign := sorted(set(frame["model"]) - models - {""}):
+        raise ValueError(f"the results store {store.path} holds records of {foreign}, models "
+                         f"profile {profile!r} does not use ({sorted(models)}): is it the "
+                         "store of another profile?")
     out = figures_dir(profile, out_dir)
-    paths = [write_table(frame, out / TABLE_NAME)]
-    keys = shown_image_keys(store, get_profile(profile).show_ratio)
-    if keys:
-        paths.append(write_images(store, keys, out / IMAGES_NAME))
-    if samples:
-        from gs.figures.images import shipped_sheets
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".export-"))
+    try:
+        written = [write_table(frame, tmp / TABLE_NAME)]
+        if keys := shown_image_keys(store, cfg.show_ratio):
+            written.append(write_images(store, keys, tmp / IMAGES_NAME))
+        if samples:
+            from gs.figures.images import shipped_sheets
 
-        paths.append(write_samples(shipped_sheets(get_profile(profile)), out / SAMPLES_NAME,
-                                   merge=False))
-    return paths
+            written.append(write_samples(shipped_sheets(cfg), tmp / SAMPLES_NAME, merge=False))
+        for path in written:
+            os.replace(path, out / path.name)
+        return [out / path.name for path in written]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load(profile: str, directory: str | Path | None = None
          ) -> tuple[pd.DataFrame, dict[str, bytes], dict[tuple, object]]:
-    """The shipped table, images and originals of ``profile`` (``figures/<profile>/``)."""
+    """The shipped table, images and originals of ``profile`` (``figures/<profile>/``): a
+    FileNotFoundError when there is no table, a ValueError (one line) when a file is not
+    what :func:`export` writes."""
     from gs.paths import FIGURES_DIR
 
     directory = Path(directory) if directory else FIGURES_DIR / profile
-    images, truth = read_images(directory / IMAGES_NAME)
-    return read_table(directory / TABLE_NAME), images, truth
+    again = f"export them again with python -m gs.results export --profile {profile}"
+    if not (directory / TABLE_NAME).is_file():
+        raise FileNotFoundError(f"no results table at {directory / TABLE_NAME}; "
+                                + again.replace("them again", "one"))
+    name = TABLE_NAME
+    try:
+        table = read_table(directory / TABLE_NAME)
+        if missing := [c for c in COLUMNS if c not in table.columns and c != "engine"]:
+            raise ValueError(f"no columns {missing}")
+        name = IMAGES_NAME
+        images, truth = read_images(directory / IMAGES_NAME)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{directory / name} is not readable as what python -m gs.results "
+                         f"export writes ({type(exc).__name__}: {str(exc).split('. ')[0]});"
+                         f" {again}") from None
+    return table, images, truth
 
 
 # --------------------------------------------------------------------------- summary
@@ -400,7 +433,8 @@ def format_tables(tables: dict[str, pd.DataFrame]) -> str:
         if list(table.columns) in (["figure", "missing"], ["figure", "why"]):
             blocks.append(f"== {name}\n" + "\n".join(table.iloc[:, 1]))
             continue
-        body = table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        body = ("(no rows: the selection leaves this table nothing)" if table.empty else
+                table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         blocks.append(f"== {name}\n{body}")
     return "\n\n".join(blocks)
 
@@ -423,16 +457,26 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("claims", help="print each claim's verdict from the shipped table; "
                                       "with --against, one sentence per claim comparing runs")
     c.add_argument("--profile", default="offline", choices=sorted(PROFILES))
+    c.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
     c.add_argument("--against", choices=sorted(PROFILES),
-                   help="a first run to compare with, e.g. offline for offline-full")
+                   help="a first run to compare with, e.g. offline for offline-full "
+                        "(its table: figures/AGAINST)")
     args = ap.parse_args(argv)
+    for option in ("out", "dir", "store"):
+        value = getattr(args, option, None)
+        if value is not None and not value.strip():
+            ap.error(f"--{option}: an empty path")
     if args.command == "claims":
         from gs import claims
+        from gs.paths import FIGURES_DIR
 
+        mine = Path(args.dir) if args.dir else FIGURES_DIR / args.profile
+        if args.against and mine.resolve() == (FIGURES_DIR / args.against).resolve():
+            c.error(f"--against {args.against}: the same table ({mine}); compare two runs")
         try:
-            verdicts, choices = claim_verdicts(args.profile)
+            verdicts, choices = claim_verdicts(args.profile, args.dir)
             first = claim_verdicts(args.against)[0] if args.against else None
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print("\n".join(c.describe() for c in choices.values()))
@@ -443,11 +487,25 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(claims.compare_sentences(table, args.against, args.profile)))
         return 0
     if args.command == "export":
-        if args.store and not Path(args.store).is_file():
-            ap.error(f"no results store at {args.store}")
-        store = ResultsStore(args.store) if args.store else None
-        for path in export(args.profile, store, args.out, samples=not args.no_samples):
-            print(path)
+        from gs.figures.cli import output_folder
+        from gs.paths import OUTPUT_DIR
+
+        path = Path(args.store or OUTPUT_DIR / "results" / f"{args.profile}.sqlite")
+        if not path.is_file():  # never create an empty store by exporting
+            e.error(f"no results store at {path}" + ("" if args.store else
+                    f": run the profile's notebooks first (python -m gs.notebooks "
+                    f"--profile {args.profile}) or name one with --store"))
+        try:
+            out = output_folder(args.out, args.profile, "paper")
+            for written in export(args.profile, ResultsStore(path), out,
+                                  samples=not args.no_samples):
+                print(written)
+        except sqlite3.DatabaseError as exc:
+            print(f"error: {path} is not a results store ({exc})", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     from gs.figures import cli
     from gs.profiles import get_profile
@@ -460,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tables = summary_tables(args.profile, args.dir, families=families,
                                 image_sets=image_sets)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_tables(tables))

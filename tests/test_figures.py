@@ -3,6 +3,7 @@ recompute, styles, notes, and the shipped offline figures redrawn from the shipp
 
 import gzip
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -206,9 +207,72 @@ def test_a_table_missing_a_record_fails_instead_of_recomputing(tmp_path, capsys)
     drop = table[(table.method == "lasso_dct") & (table.image_set == "scenes")].key.iloc[0]
     results.write_table(table[table.key != drop], tmp_path / results.TABLE_NAME)
     assert cli.main(["03", "--results", str(tmp_path), "--out", str(tmp_path / "f")]) == 1
-    err = capsys.readouterr().err
-    assert "figure 03: 1 of" in err and "lasso_dct" in err
-    assert not (tmp_path / "f" / "03_cs_scenes.png").exists()
+    captured = capsys.readouterr()
+    assert "figure 03: 1 of" in captured.err and "lasso_dct" in captured.err
+    # all of a group or nothing: not even its faces figure, which had every record
+    assert list((tmp_path / "f").iterdir()) == []
+    assert "not drawn (nothing written for them): 03" in captured.out
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
+def test_a_bad_out_folder_or_results_file_is_a_one_line_error(tmp_path, capsys):
+    """--out empty or a file, a results table or image archive that is not what export
+    writes: one line naming the problem, exit 2, no traceback."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for out, message in (("", "--out: an empty path"),
+                         (str(a_file), f"--out: {a_file} is a file, not a folder")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["03", "--out", out])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / results.TABLE_NAME).write_text("plain text, not gzip")
+    for junk, what in ((None, results.TABLE_NAME), (b"junk", results.IMAGES_NAME)):
+        if junk is not None:
+            shutil.copy(SHIPPED, bad / results.TABLE_NAME)
+            (bad / results.IMAGES_NAME).write_bytes(junk)
+        assert cli.main(["03", "--results", str(bad), "--out", str(tmp_path / "f")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {bad / what} is not readable as what python -m "
+                              "gs.results export writes") and len(err.splitlines()) == 1
+        assert results.main(["summary", "--dir", str(bad)]) == 2
+        assert f"{bad / what} is not readable" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
+def test_export_writes_all_its_files_or_none(tmp_path, capsys, monkeypatch):
+    """An empty store, one of another profile's models, a file that is no store, or a
+    failure while drawing the samples: an error and nothing written (never the default
+    store exported in the named one's place, never a table without its samples)."""
+    out = tmp_path / "out"
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not sqlite")
+    store_path = tmp_path / "offline.sqlite"
+    table = results.read_table(SHIPPED)
+    sweep.ResultsStore(store_path).add(results._records(table[table.family == "dcgan"]))
+    for argv, message in (
+            (["--store", str(empty)], f"the results store {empty} is empty"),
+            (["--store", str(junk)], f"{junk} is not a results store"),
+            (["--store", str(store_path), "--profile", "paper"],
+             "holds records of ['dcgan64-digiface'], models profile 'paper' does not use")):
+        assert results.main(["export", "--out", str(out), "--no-samples"] + argv) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists() or list(out.iterdir()) == []
+
+    def failing_sheets(cfg):
+        raise ValueError("unknown zoo entry 'x'")
+
+    monkeypatch.setattr("gs.figures.images.shipped_sheets", failing_sheets)
+    assert results.main(["export", "--store", str(store_path), "--out", str(out)]) == 2
+    assert "unknown zoo entry 'x'" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+    assert results.main(["export", "--store", str(store_path), "--out", str(out),
+                         "--no-samples"]) == 0
+    assert [p.name for p in out.iterdir()] == [results.TABLE_NAME]  # no images stored
+    assert len(results.read_table(out / results.TABLE_NAME)) == (table.family == "dcgan").sum()
 
 
 DOCUMENTED = [p for p in notebook_paths()
@@ -470,9 +534,15 @@ def test_baselines_run_on_the_profiles_baseline_images():
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
-def test_claims_command_prints_verdicts_and_one_sentence_per_claim(capsys):
-    """A run compared with itself: every claim keeps its verdict, in one sentence each."""
-    assert results.main(["claims", "--profile", "offline", "--against", "offline"]) == 0
+def test_claims_command_prints_verdicts_and_one_sentence_per_claim(tmp_path, capsys):
+    """A run compared with a copy of itself: every claim keeps its verdict, in one
+    sentence each. Compared with its own table, the command says so instead."""
+    with pytest.raises(SystemExit):
+        results.main(["claims", "--profile", "offline", "--against", "offline"])
+    assert "--against offline: the same table" in capsys.readouterr().err
+    shutil.copy(SHIPPED, tmp_path / results.TABLE_NAME)
+    assert results.main(["claims", "--profile", "offline", "--dir", str(tmp_path),
+                         "--against", "offline"]) == 0
     printed = capsys.readouterr().out
     verdicts, comparison = printed.split("\noffline -> offline:\n")
     shipped = pd.read_csv(FIGURES_DIR / "offline" / "10_paper_claims.csv")
@@ -514,9 +584,11 @@ def test_selections_are_checked_deduplicated_and_restrict_each_figures_own_sets(
     printed = capsys.readouterr().out
     assert "04: 04_baselines_faces, 04_optimised_parameters" in printed
     assert "06: 06_reinit_faces " in printed
-    assert cli.main(["04"] + base + ["--image-sets", "scenes"]) == 0
-    assert "04: skipped: figure 04 of profile 'offline' shows only ['faces']" in \
-        capsys.readouterr().out
+    assert cli.main(["04"] + base + ["--image-sets", "scenes"]) == 2  # nothing to draw
+    captured = capsys.readouterr()
+    assert "04: skipped: figure 04 of profile 'offline' shows only ['faces']" in captured.out
+    assert "the selection leaves every figure asked for nothing to show" in captured.err
+    assert cli.main(["03", "04"] + base + ["--image-sets", "scenes"]) == 0  # 03 drawn
     once = results.summary_tables("offline", image_sets=["faces"])
     twice = results.summary_tables("offline", image_sets=["faces", "faces"])
     pd.testing.assert_frame_equal(once["03 mean over ratios"], twice["03 mean over ratios"])

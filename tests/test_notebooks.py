@@ -8,6 +8,7 @@ share one store under ``make reproduce`` (so the cut chosen by 02 is used by 03 
 nbval's re-execution then finds the recoveries already done.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -80,6 +81,41 @@ def test_runner_rejects_unknown_overrides(capsys):
     with pytest.raises(SystemExit):
         main(["--profile", "smoke", "--only", "02", "-p", "familes=dcgan"])
     assert "no notebook to run has parameter(s) ['familes']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-p", "steps=ten"], "parameter steps must be int | None, got 'ten'"),
+    (["-p", "steps"], "-p takes name=value, got 'steps'"),
+    (["-p", "families="], "parameter families: an empty list; leave it out for every family"),
+    (["-p", "families=dcgan,gan"], "parameter families: profile 'smoke' has no ['gan']"),
+    (["-p", "image_sets=celeba"], "parameter image_sets: profile 'smoke' has no ['celeba']"),
+    (["-p", "style=fancy"], "parameter style: 'fancy' is not one of ['paper', 'talk']"),
+    (["-p", "ratios=0.1,1.5"], "parameter ratios: 1.5 is not in (0, 1]"),
+    (["-p", "n_images=0"], "parameter n_images: 0 is not positive"),
+    (["-p", "device=gpu9"], "parameter device: 'gpu9' is not a torch device"),
+    (["-p", "profile=paper"], "-p profile: this command sets it (use --profile)"),
+    (["-p", "out_dir=/tmp/x"], "-p out_dir: this command sets it (use --out-dir)"),
+    (["--out-dir", " "], "--out-dir: an empty path"),
+])
+def test_runner_checks_every_override_before_any_notebook_runs(argv, message, capsys):
+    """A bad -p is a one-line usage error (exit 2) before the first notebook starts."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["--profile", "smoke", "--only", "04", "06"] + argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_notebook_checks_its_parameter_values_too():
+    """Under plain papermill (no runner) the notebook's own check catches a value no
+    notebook can use, naming the parameter."""
+    ns = {name: default for name, (_, default) in notebook_parameters(NOTEBOOKS[2]).items()}
+    for name, value, message in (("families", [], "an empty list"),
+                                 ("families", ["gan"], "has no ['gan']"),
+                                 ("steps", 0, "0 is not positive"),
+                                 ("ratios", [0.0], "0.0 is not in (0, 1]")):
+        with pytest.raises(ValueError, match=rf"parameter {name}: .*{re.escape(message)}"):
+            check_parameters({**ns, name: value}, NOTEBOOKS[2].stem)
+    check_parameters({**ns, "families": ["vae"], "ratios": [1.0]}, NOTEBOOKS[2].stem)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -323,3 +323,23 @@ def test_rehearsal_runs_the_paper_profile_end_to_end(tmp_path):
     again = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("done before") == 3 + len(ran)  # 3 models, every notebook
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--stages", ""], "--stages '': no stage; choose from data,train,notebooks"),
+    (["--stages", "data,fit"], "--stages: unknown stage(s) ['fit']"),
+    (["-p", "familes=dcgan"], "no notebook to run has parameter(s) ['familes']"),
+    (["-p", "steps=ten"], "parameter steps must be int | None, got 'ten'"),
+    (["-p", "families=dcgan,gan"], "parameter families: profile 'paper' has no ['gan']"),
+    (["-p", "store_path=/tmp/s.sqlite"], "-p store_path: this command sets it"),
+    (["--only", "99"], "--only 99: no notebook starts so"),
+])
+def test_paper_command_checks_its_options_before_any_stage(argv, message, tmp_path, capsys):
+    """A bad stage list or -p fails at once (exit 2, one line), not hours later when
+    the notebooks stage starts; nothing is written."""
+    from gs.paper.cli import main
+
+    work = tmp_path / "work"
+    assert main(argv + ["--workdir", str(work)]) == 2
+    assert message in capsys.readouterr().err
+    assert not work.exists()

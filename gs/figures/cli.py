@@ -14,7 +14,10 @@ samples kept in ``samples.npz``.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +25,7 @@ from pathlib import Path
 from gs import plotting
 from gs.figures import beyond, curves, images, studies
 from gs.figures.common import Drawn, MissingResults, NotRun, Source, table_source
-from gs.paths import FIGURES_DIR, OUTPUT_DIR
+from gs.paths import FIGURES_DIR
 from gs.profiles import PROFILES, Profile, get_profile
 
 #: Figure groups by notebook number, each drawn with the notebook's default parameters.
@@ -126,9 +129,38 @@ def draw_all(source: Source, cfg: Profile, groups: Sequence[str], *,
     return drawn
 
 
+def output_folder(out: str | None, profile: str, style: str) -> Path:
+    """``--out`` as a folder that exists (made if need be), else :func:`default_figures_dir`;
+    a ValueError (one line) for an empty path or one that cannot be a folder."""
+    if out is not None and not out.strip():
+        raise ValueError("--out: an empty path")
+    path = Path(out) if out is not None else plotting.default_figures_dir(profile, style)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out: {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out: cannot make the folder {path} ({exc.strerror})") from None
+    return path
+
+
+def draw_group(source: Source, cfg: Profile, group: str, out: Path, **options) -> Drawn:
+    """Draw one figure ``group`` into ``out``, all its files or none: they are drawn into a
+    temporary folder beside them and moved in only when the whole group drew."""
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".draw-{group}-"))
+    try:
+        drawn = draw_all(source, cfg, [group], out_dir=tmp, **options)[group]
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+        drawn.paths = [out / Path(p).name for p in drawn.paths]
+        return drawn
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gs.figures",
-                                 description=__doc__.splitlines()[0])
+                                 description=__doc__.splitlines()[0].replace("``", ""))
     ap.add_argument("figures", nargs="*", metavar="NN",
                     help=f"figure groups by notebook number (default all: {' '.join(FIGURES)})")
     ap.add_argument("--profile", default="offline", choices=sorted(PROFILES))
@@ -147,45 +179,54 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-sets", help="comma-separated image sets to draw, e.g. faces "
                     f"(groups {', '.join(g for g, o in SELECTABLE.items() if 'image_sets' in o)}"
                     "; default each figure's own: both, but 06 and 04 at a reduced baseline "
-                    "budget only the in-distribution set; a figure left with none is skipped)")
+                    "budget only the in-distribution set; a figure left with none is skipped, "
+                    "and an error if every one is)")
     args = ap.parse_args(argv)
     unknown = [g for g in args.figures if g not in FIGURES]
     if unknown:
         ap.error(f"unknown figure(s) {unknown}; choose from {list(FIGURES)}")
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    bad = [f for f in formats if f not in plotting.FORMATS]
-    if bad or not formats:
+    formats = list(dict.fromkeys(f.strip() for f in args.format.split(",") if f.strip()))
+    if not formats:
+        ap.error(f"--format: no format in {args.format!r}; choose from {list(plotting.FORMATS)}")
+    if bad := [f for f in formats if f not in plotting.FORMATS]:
         ap.error(f"unknown format(s) {bad}; choose from {list(plotting.FORMATS)}")
-    out = Path(args.out) if args.out else (
-        FIGURES_DIR / args.profile if args.style == "paper"
-        else OUTPUT_DIR / "figures" / f"{args.profile}-{args.style}")
     try:
         families, image_sets = selection(get_profile(args.profile), args.families,
                                          args.image_sets)
+        out = output_folder(args.out, args.profile, args.style)
     except ValueError as exc:
         ap.error(str(exc))
     t0 = time.perf_counter()
     try:
         source, cfg = shipped_source(args.profile, args.results)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     plotting.set_style(args.style)
     failed: list[str] = []
-    for group in args.figures or list(FIGURES):
+    skipped: list[str] = []
+    groups = list(dict.fromkeys(args.figures)) or list(FIGURES)
+    for group in groups:
         t = time.perf_counter()
         try:
-            drawn = draw_all(source, cfg, [group], out_dir=out, formats=formats,
-                             families=families, image_sets=image_sets)[group]
+            drawn = draw_group(source, cfg, group, out, formats=formats, families=families,
+                               image_sets=image_sets)
         except NotRun as exc:
             print(f"{group}: skipped: {exc}")
+            skipped.append(group)
             continue
-        except MissingResults as exc:
+        except (MissingResults, FileNotFoundError) as exc:
             print(f"error: figure {group}: {exc}", file=sys.stderr)
             failed.append(group)
             continue
         drawn.close()
         print(f"{group}: {', '.join(sorted(drawn.figures))} ({time.perf_counter() - t:.1f} s)")
     print(f"done in {time.perf_counter() - t0:.1f} s -> {out}"
-          + (f"; not drawn, records missing: {' '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+          + (f"; not drawn (nothing written for them): {' '.join(failed)}" if failed else ""))
+    if failed:
+        return 1
+    if len(skipped) == len(groups):
+        print("error: the selection leaves every figure asked for nothing to show",
+              file=sys.stderr)
+        return 2
+    return 0

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from gs.notebooks import check_overrides, notebook_paths
 from gs.paper.stages import STAGES, Plan, fmt_s, run
 
 #: The rehearsal's sizes, all overrides of the paper profile: the code path is the
@@ -93,6 +94,11 @@ def _parse_checkpoints(pairs: list[str], kwargs: list[str]) -> dict[str, tuple[P
     return out
 
 
+#: Notebook parameters the paper plan sets itself.
+PLAN_SET = {"profile": "always the paper profile", "store_path": "the plan's results store",
+            "out_dir": "the plan's figures folder"}
+
+
 def _parse_params(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -135,9 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        stages = tuple(s for s in args.stages.split(",") if s)
+        stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+        if not stages:
+            raise ValueError(f"--stages {args.stages!r}: no stage; choose from "
+                             f"{','.join(STAGES)}")
+        if bad := sorted(set(stages) - set(STAGES)):
+            raise ValueError(f"--stages: unknown stage(s) {bad}; the stages are "
+                             f"{','.join(STAGES)}")
         checkpoints = _parse_checkpoints(args.checkpoint, args.checkpoint_kwargs)
         params = _parse_params(args.param)
+        if args.only and not notebook_paths(args.only):
+            raise ValueError(f"--only {' '.join(args.only)}: no notebook starts so")
+        # every -p checked now, not hours later when its notebook starts
+        check_overrides(args.param, notebook_paths(args.only), "paper", PLAN_SET)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

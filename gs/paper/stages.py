@@ -187,7 +187,7 @@ def stage_notebooks(plan: Plan, only: list[str] | None = None) -> list[Path]:
     profile; returns the executed copies."""
     from gs.notebooks import notebook_parameters, notebook_paths, run_notebook
 
-    paths = [p for p in notebook_paths() if not only or any(p.name.startswith(o) for o in only)]
+    paths = notebook_paths(only)
     params = {**plan.params, "store_path": str(plan.store), "out_dir": str(plan.figures)}
     plan.store.parent.mkdir(parents=True, exist_ok=True)
     stamps = plan.notebooks_out / "done"
