@@ -50,13 +50,16 @@ def main(argv=None) -> int:
         if a.device != "auto":
             check_value("device", a.device, "offline")
     except ValueError as exc:
-        p.error(f"--device: {exc}")
+        p.error(str(exc).replace("parameter device", "--device"))
     if a.batch is not None and a.batch < 1:
         p.error(f"--batch {a.batch}: give at least 1 problem")
     if a.json is not None:
         if a.json.is_dir():
             p.error(f"--json {a.json} is a folder; name a file")
-        a.json.parent.mkdir(parents=True, exist_ok=True)  # not a surprise at the end
+        try:
+            a.json.parent.mkdir(parents=True, exist_ok=True)  # not a surprise at the end
+        except OSError as exc:
+            p.error(f"--json {a.json}: cannot make its folder ({exc.strerror})")
     device = resolve_device(a.device)
     name = (torch.cuda.get_device_name() if device == "cuda"
             else f"CPU, {torch.get_num_threads()} threads")

@@ -151,7 +151,7 @@ def check_parameters(namespace: dict, notebook: str) -> None:
 
 _POSITIVE = {"steps", "restarts", "n_images", "n_samples", "n_show", "noop_steps",
              "restart_counts", "adam_lr", "noop_lr", "baseline_budget"}
-_FRACTIONS = {"ratios", "ratio", "study_ratio", "holdout"}
+_FRACTIONS = {"ratios", "ratio", "study_ratio"}
 
 
 def check_value(name: str, value: Any, profile: str) -> None:
@@ -175,8 +175,9 @@ def check_value(name: str, value: Any, profile: str) -> None:
     items = value if isinstance(value, list) else [value]
     if name in ("families", "image_sets", "study_family", "cuts", "ratios",
                 "restart_counts") and not items:
-        what = {"families": "family", "image_sets": "image set"}.get(name, "value")
-        raise ValueError(f"parameter {name}: an empty list; leave it out for every {what}")
+        what = {"families": "every family", "image_sets": "every image set"}.get(
+            name, "the profile's own")
+        raise ValueError(f"parameter {name}: an empty list; leave it out for {what}")
     if name in ("families", "image_sets", "study_family"):
         from gs.profiles import get_profile
 
@@ -191,6 +192,9 @@ def check_value(name: str, value: Any, profile: str) -> None:
     elif name in _FRACTIONS:
         if bad := [v for v in items if not 0 < v <= 1]:
             raise ValueError(f"parameter {name}: {bad[0]} is not in (0, 1]")
+    elif name == "holdout":  # a share of the measurements held out: some kept, some not
+        if not 0 < value < 1:
+            raise ValueError(f"parameter holdout: {value} is not in (0, 1)")
     elif name == "cuts":
         if bad := [v for v in items if v < 0]:
             raise ValueError(f"parameter cuts: {bad[0]} is negative")
@@ -199,14 +203,14 @@ def check_value(name: str, value: Any, profile: str) -> None:
 
         if value not in STYLES:
             raise ValueError(f"parameter style: {value!r} is not one of {sorted(STYLES)}")
-    elif name == "device":
+    elif name == "device" and value != "auto":  # auto: CUDA where there is one
         import torch
 
         try:
             device = torch.device(value)
-        except (RuntimeError, ValueError) as exc:
-            raise ValueError(f"parameter device: {value!r} is not a torch device ({exc})"
-                             ) from None
+        except (RuntimeError, ValueError):
+            raise ValueError(f"parameter device: {value!r} is not a torch device (cpu, "
+                             f"cuda, cuda:1, ... or auto)") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"parameter device: {value!r}, but torch sees no CUDA device here")
 
@@ -228,7 +232,7 @@ def parse_overrides(pairs: list[str], path: Path, profile: str = "offline") -> d
 
 
 #: Parameters a command sets itself, with the option that sets them.
-COMMAND_SET = {"profile": "use --profile", "out_dir": "use --out-dir"}
+COMMAND_SET = {"profile": "use --profile", "out_dir": "use --out-dir", "style": "use --style"}
 
 
 def check_overrides(pairs: list[str], paths: list[Path], profile: str,
@@ -237,7 +241,9 @@ def check_overrides(pairs: list[str], paths: list[Path], profile: str,
     any notebook runs: a ValueError (one line) for a pair without ``=``, a name none of
     ``paths`` has or one the command sets itself (``command_set``: name -> option), or a
     value of the wrong type or range."""
-    known = set().union(*(notebook_parameters(p) for p in paths))
+    if bad := [pair for pair in pairs if "=" not in pair]:
+        raise ValueError(f"-p takes name=value, got {bad[0]!r}")
+    known = set().union(*(notebook_parameters(p) for p in paths)) - set(command_set)
     names = [pair.partition("=")[0] for pair in pairs]
     if own := [n for n in names if n in command_set]:
         raise ValueError(f"-p {own[0]}: this command sets it ({command_set[own[0]]})")
@@ -252,6 +258,7 @@ def notebook_paths(only: Sequence[str] | None = None, directory: Path = NOTEBOOK
     """The numbered notebooks, in order (``only``: those whose names start with one of
     these prefixes)."""
     paths = sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+    only = [only] if isinstance(only, str) else only
     return [p for p in paths if not only or any(p.name.startswith(o) for o in only)]
 
 
@@ -303,8 +310,13 @@ def main(argv: list[str] | None = None) -> int:
                                       "outputs/figures/PROFILE-STYLE otherwise)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    if args.out_dir is not None and not args.out_dir.strip():
-        ap.error("--out-dir: an empty path")
+    if args.out_dir is not None:
+        from gs.figures.cli import output_folder
+
+        try:
+            output_folder(args.out_dir, args.profile, "paper")
+        except ValueError as exc:
+            ap.error(str(exc).replace("--out", "--out-dir"))
     paths = notebook_paths(args.only)
     if not paths:
         ap.error(f"--only {' '.join(args.only)}: no notebook in {NOTEBOOK_DIR} starts so")
@@ -312,11 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     if out_dir is None and args.style not in (None, "paper"):
         out_dir = str(default_figures_dir(args.profile, args.style))
     pairs = list(args.param)
-    pairs += [f"style={args.style}"] if args.style else []
     try:
         overrides = check_overrides(pairs, paths, args.profile)
     except ValueError as exc:
         ap.error(str(exc))
+    if args.style:
+        for p in paths:
+            if "style" in notebook_parameters(p):
+                overrides[p]["style"] = args.style
     if out_dir is not None:
         for p in paths:
             overrides[p]["out_dir"] = out_dir

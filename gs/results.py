@@ -37,6 +37,7 @@ import sqlite3
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -278,6 +279,8 @@ def export(profile: str, store: ResultsStore | None = None,
             written.append(write_samples(shipped_sheets(cfg), tmp / SAMPLES_NAME, merge=False))
         for path in written:
             os.replace(path, out / path.name)
+        if not keys and (out / IMAGES_NAME).is_file():  # not another store's images
+            (out / IMAGES_NAME).unlink()
         return [out / path.name for path in written]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -302,7 +305,7 @@ def load(profile: str, directory: str | Path | None = None
             raise ValueError(f"no columns {missing}")
         name = IMAGES_NAME
         images, truth = read_images(directory / IMAGES_NAME)
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise ValueError(f"{directory / name} is not readable as what python -m gs.results "
                          f"export writes ({type(exc).__name__}: {str(exc).split('. ')[0]});"
                          f" {again}") from None
@@ -491,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
         from gs.paths import OUTPUT_DIR
 
         path = Path(args.store or OUTPUT_DIR / "results" / f"{args.profile}.sqlite")
+        if path.is_file() and path.stat().st_size == 0:  # left as it is, not made a store
+            print(f"error: the results store {path} is an empty file: nothing to export",
+                  file=sys.stderr)
+            return 2
         if not path.is_file():  # never create an empty store by exporting
             e.error(f"no results store at {path}" + ("" if args.store else
                     f": run the profile's notebooks first (python -m gs.notebooks "
@@ -500,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
             for written in export(args.profile, ResultsStore(path), out,
                                   samples=not args.no_samples):
                 print(written)
+        except sqlite3.OperationalError as exc:  # e.g. locked by a sweep writing to it
+            print(f"error: results store {path}: {exc}", file=sys.stderr)
+            return 2
         except sqlite3.DatabaseError as exc:
             print(f"error: {path} is not a results store ({exc})", file=sys.stderr)
             return 2

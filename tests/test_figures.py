@@ -254,7 +254,7 @@ def test_export_writes_all_its_files_or_none(tmp_path, capsys, monkeypatch):
     table = results.read_table(SHIPPED)
     sweep.ResultsStore(store_path).add(results._records(table[table.family == "dcgan"]))
     for argv, message in (
-            (["--store", str(empty)], f"the results store {empty} is empty"),
+            (["--store", str(empty)], f"the results store {empty} is an empty file"),
             (["--store", str(junk)], f"{junk} is not a results store"),
             (["--store", str(store_path), "--profile", "paper"],
              "holds records of ['dcgan64-digiface'], models profile 'paper' does not use")):

@@ -89,13 +89,15 @@ def test_runner_rejects_unknown_overrides(capsys):
     (["-p", "families="], "parameter families: an empty list; leave it out for every family"),
     (["-p", "families=dcgan,gan"], "parameter families: profile 'smoke' has no ['gan']"),
     (["-p", "image_sets=celeba"], "parameter image_sets: profile 'smoke' has no ['celeba']"),
-    (["-p", "style=fancy"], "parameter style: 'fancy' is not one of ['paper', 'talk']"),
     (["-p", "ratios=0.1,1.5"], "parameter ratios: 1.5 is not in (0, 1]"),
     (["-p", "n_images=0"], "parameter n_images: 0 is not positive"),
     (["-p", "device=gpu9"], "parameter device: 'gpu9' is not a torch device"),
     (["-p", "profile=paper"], "-p profile: this command sets it (use --profile)"),
     (["-p", "out_dir=/tmp/x"], "-p out_dir: this command sets it (use --out-dir)"),
     (["--out-dir", " "], "--out-dir: an empty path"),
+    (["-p", "style=talk"], "-p style: this command sets it (use --style)"),
+    (["-p", "steps10"], "-p takes name=value, got 'steps10'"),
+    (["-p", "ratios="], "parameter ratios: an empty list; leave it out for the profile's own"),
 ])
 def test_runner_checks_every_override_before_any_notebook_runs(argv, message, capsys):
     """A bad -p is a one-line usage error (exit 2) before the first notebook starts."""
@@ -112,10 +114,16 @@ def test_a_notebook_checks_its_parameter_values_too():
     for name, value, message in (("families", [], "an empty list"),
                                  ("families", ["gan"], "has no ['gan']"),
                                  ("steps", 0, "0 is not positive"),
-                                 ("ratios", [0.0], "0.0 is not in (0, 1]")):
+                                 ("ratios", [0.0], "0.0 is not in (0, 1]"),
+                                 ("style", "fancy", "'fancy' is not one of ['paper', 'talk']")):
         with pytest.raises(ValueError, match=rf"parameter {name}: .*{re.escape(message)}"):
             check_parameters({**ns, name: value}, NOTEBOOKS[2].stem)
-    check_parameters({**ns, "families": ["vae"], "ratios": [1.0]}, NOTEBOOKS[2].stem)
+    check_parameters({**ns, "families": ["vae"], "ratios": [1.0], "device": "auto"},
+                     NOTEBOOKS[2].stem)
+    nine = next(p for p in NOTEBOOKS if p.stem.startswith("09"))
+    ns9 = {name: default for name, (_, default) in notebook_parameters(nine).items()}
+    with pytest.raises(ValueError, match=r"parameter holdout: 1.0 is not in \(0, 1\)"):
+        check_parameters({**ns9, "holdout": 1.0}, nine.stem)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; not drawn (nothing written for them): {' '.join(failed)}" if failed else ""))
     if failed:
         return 1
-    if len(skipped) == len(groups):
+    if len(skipped) == len(groups) and (families or image_sets):
         print("error: the selection leaves every figure asked for nothing to show",
               file=sys.stderr)
         return 2
