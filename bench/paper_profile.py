@@ -71,10 +71,9 @@ def main(argv=None) -> int:
         cfg = get_profile(prof)
         store = None
         if a.store:
-            from gs.paths import OUTPUT_DIR
-            from gs.sweep import default_store
+            from gs.sweep.store import default_store, default_store_path
 
-            path = OUTPUT_DIR / "results" / f"{cfg.name}.sqlite"
+            path = default_store_path(cfg.name)
             if path.is_file():  # else the paper's cuts (never an empty store made here)
                 store = default_store(cfg.name, path)
             else:

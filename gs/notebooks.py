@@ -236,11 +236,13 @@ COMMAND_SET = {"profile": "use --profile", "out_dir": "use --out-dir", "style": 
 
 
 def check_overrides(pairs: list[str], paths: list[Path], profile: str,
-                    command_set: dict[str, str] = COMMAND_SET) -> dict[Path, dict[str, Any]]:
+                    command_set: dict[str, str] = COMMAND_SET,
+                    command: Sequence[str] = ()) -> dict[Path, dict[str, Any]]:
     """Each notebook's typed overrides from ``-p name=value`` ``pairs``, checked before
     any notebook runs: a ValueError (one line) for a pair without ``=``, a name none of
     ``paths`` has or one the command sets itself (``command_set``: name -> option), or a
-    value of the wrong type or range."""
+    value of the wrong type or range. ``command``: the ``name=value`` pairs the command
+    sets itself (its options), typed and given to the notebooks that have them."""
     if bad := [pair for pair in pairs if "=" not in pair]:
         raise ValueError(f"-p takes name=value, got {bad[0]!r}")
     known = set().union(*(notebook_parameters(p) for p in paths)) - set(command_set)
@@ -250,7 +252,7 @@ def check_overrides(pairs: list[str], paths: list[Path], profile: str,
     if unknown := sorted(set(names) - known):
         raise ValueError(f"no notebook to run has parameter(s) {unknown}; they have "
                          f"{sorted(known)}")
-    return {p: parse_overrides(pairs, p, profile) for p in paths}
+    return {p: parse_overrides([*pairs, *command], p, profile) for p in paths}
 
 
 def notebook_paths(only: Sequence[str] | None = None, directory: Path = NOTEBOOK_DIR
@@ -314,9 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         from gs.figures.cli import output_folder
 
         try:
-            output_folder(args.out_dir, args.profile, "paper")
+            output_folder(args.out_dir, args.profile, "paper", option="--out-dir")
         except ValueError as exc:
-            ap.error(str(exc).replace("--out", "--out-dir"))
+            ap.error(str(exc))
     paths = notebook_paths(args.only)
     if not paths:
         ap.error(f"--only {' '.join(args.only)}: no notebook in {NOTEBOOK_DIR} starts so")
@@ -325,14 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = str(default_figures_dir(args.profile, args.style))
     pairs = list(args.param)
     try:
-        overrides = check_overrides(pairs, paths, args.profile)
+        overrides = check_overrides(pairs, paths, args.profile,
+                                    command=[f"style={args.style}"] * bool(args.style))
     except ValueError as exc:
         ap.error(str(exc))
-    if args.style:
-        for p in paths:
-            if "style" in notebook_parameters(p):
-                overrides[p]["style"] = args.style
-    if out_dir is not None:
+    if out_dir is not None:  # as given, not parsed (a folder may be named "none")
         for p in paths:
             overrides[p]["out_dir"] = out_dir
     total = time.perf_counter()

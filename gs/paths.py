@@ -16,6 +16,10 @@ name               variable              default
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,3 +27,17 @@ DATA_DIR = Path(os.environ.get("GS_DATA_DIR") or REPO_ROOT / "data")
 ZOO_DIR = Path(os.environ.get("GS_ZOO_DIR") or REPO_ROOT / "zoo")
 OUTPUT_DIR = Path(os.environ.get("GS_OUTPUT_DIR") or REPO_ROOT / "outputs")
 FIGURES_DIR = Path(os.environ.get("GS_FIGURES_DIR") or REPO_ROOT / "figures")
+
+
+@contextmanager
+def staged(folder: Path, prefix: str) -> Iterator[Path]:
+    """A temporary folder inside ``folder`` to write a set of files into; when the block
+    ends without an error they are moved into ``folder``, else none is (all or nothing).
+    The temporary folder (``prefix`` + random) is removed either way."""
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=prefix))
+    try:
+        yield tmp
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, folder / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -32,10 +32,8 @@ import argparse
 import gzip
 import io
 import os
-import shutil
 import sqlite3
 import sys
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
@@ -44,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gs.paths import staged
 from gs.profiles import PROFILES
 from gs.sweep.store import COLUMNS, ResultsStore, default_store
 
@@ -102,11 +101,15 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
+def missing_columns(frame: pd.DataFrame) -> list[str]:
+    """The store's columns ``frame`` lacks (a table :func:`read_table` read lacks none)."""
+    return [c for c in COLUMNS if c not in frame.columns]
+
+
 def table_store(frame: pd.DataFrame, images: dict[str, bytes] | None = None) -> ResultsStore:
     """An in-memory :class:`ResultsStore` holding the rows of ``frame`` (and ``images``,
     PNG bytes by key), for the code that reads a store (e.g. :func:`gs.sweep.chosen_cuts`)."""
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
+    if missing := missing_columns(frame):
         raise ValueError(f"results table lacks the columns {missing}")
     store = ResultsStore(":memory:")
     records = _records(frame)
@@ -268,8 +271,7 @@ def export(profile: str, store: ResultsStore | None = None,
                          f"profile {profile!r} does not use ({sorted(models)}): is it the "
                          "store of another profile?")
     out = figures_dir(profile, out_dir)
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".export-"))
-    try:
+    with staged(out, ".export-") as tmp:
         written = [write_table(frame, tmp / TABLE_NAME)]
         if keys := shown_image_keys(store, cfg.show_ratio):
             written.append(write_images(store, keys, tmp / IMAGES_NAME))
@@ -277,13 +279,9 @@ def export(profile: str, store: ResultsStore | None = None,
             from gs.figures.images import shipped_sheets
 
             written.append(write_samples(shipped_sheets(cfg), tmp / SAMPLES_NAME, merge=False))
-        for path in written:
-            os.replace(path, out / path.name)
-        if not keys and (out / IMAGES_NAME).is_file():  # not another store's images
-            (out / IMAGES_NAME).unlink()
-        return [out / path.name for path in written]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not keys and (out / IMAGES_NAME).is_file():  # not another store's images
+        (out / IMAGES_NAME).unlink()
+    return [out / path.name for path in written]
 
 
 def load(profile: str, directory: str | Path | None = None
@@ -301,7 +299,7 @@ def load(profile: str, directory: str | Path | None = None
     name = TABLE_NAME
     try:
         table = read_table(directory / TABLE_NAME)
-        if missing := [c for c in COLUMNS if c not in table.columns and c != "engine"]:
+        if missing := missing_columns(table):
             raise ValueError(f"no columns {missing}")
         name = IMAGES_NAME
         images, truth = read_images(directory / IMAGES_NAME)
@@ -491,9 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "export":
         from gs.figures.cli import output_folder
-        from gs.paths import OUTPUT_DIR
+        from gs.sweep.store import default_store_path
 
-        path = Path(args.store or OUTPUT_DIR / "results" / f"{args.profile}.sqlite")
+        path = Path(args.store) if args.store else default_store_path(args.profile)
         if path.is_file() and path.stat().st_size == 0:  # left as it is, not made a store
             print(f"error: the results store {path} is an empty file: nothing to export",
                   file=sys.stderr)

@@ -14,10 +14,7 @@ samples kept in ``samples.npz``.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +22,7 @@ from pathlib import Path
 from gs import plotting
 from gs.figures import beyond, curves, images, studies
 from gs.figures.common import Drawn, MissingResults, NotRun, Source, table_source
-from gs.paths import FIGURES_DIR
+from gs.paths import FIGURES_DIR, staged
 from gs.profiles import PROFILES, Profile, get_profile
 
 #: Figure groups by notebook number, each drawn with the notebook's default parameters.
@@ -129,33 +126,28 @@ def draw_all(source: Source, cfg: Profile, groups: Sequence[str], *,
     return drawn
 
 
-def output_folder(out: str | None, profile: str, style: str) -> Path:
-    """``--out`` as a folder that exists (made if need be), else :func:`default_figures_dir`;
-    a ValueError (one line) for an empty path or one that cannot be a folder."""
+def output_folder(out: str | None, profile: str, style: str, option: str = "--out") -> Path:
+    """``out`` (given as ``option``) as a folder that exists (made if need be), else
+    :func:`default_figures_dir`; a ValueError (one line) for an empty path or one that
+    cannot be a folder."""
     if out is not None and not out.strip():
-        raise ValueError("--out: an empty path")
+        raise ValueError(f"{option}: an empty path")
     path = Path(out) if out is not None else plotting.default_figures_dir(profile, style)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"--out: {path} is a file, not a folder")
+        raise ValueError(f"{option}: {path} is a file, not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"--out: cannot make the folder {path} ({exc.strerror})") from None
+        raise ValueError(f"{option}: cannot make the folder {path} ({exc.strerror})") from None
     return path
 
 
 def draw_group(source: Source, cfg: Profile, group: str, out: Path, **options) -> Drawn:
-    """Draw one figure ``group`` into ``out``, all its files or none: they are drawn into a
-    temporary folder beside them and moved in only when the whole group drew."""
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".draw-{group}-"))
-    try:
+    """Draw one figure ``group`` into ``out``, all its files or none (:func:`gs.paths.staged`)."""
+    with staged(out, f".draw-{group}-") as tmp:
         drawn = draw_all(source, cfg, [group], out_dir=tmp, **options)[group]
-        for f in sorted(tmp.iterdir()):
-            os.replace(f, out / f.name)
-        drawn.paths = [out / Path(p).name for p in drawn.paths]
-        return drawn
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    drawn.paths = [out / Path(p).name for p in drawn.paths]
+    return drawn
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -150,10 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"{','.join(STAGES)}")
         checkpoints = _parse_checkpoints(args.checkpoint, args.checkpoint_kwargs)
         params = _parse_params(args.param)
-        if args.only and not notebook_paths(args.only):
+        notebooks = notebook_paths(args.only)
+        if args.only and not notebooks:
             raise ValueError(f"--only {' '.join(args.only)}: no notebook starts so")
         # every -p checked now, not hours later when its notebook starts
-        check_overrides(args.param, notebook_paths(args.only), "paper", PLAN_SET)
+        check_overrides(args.param, notebooks, "paper", PLAN_SET)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -279,14 +279,19 @@ def _finite_or_perfect(column: str, v: Any) -> bool:
     return math.isfinite(v) or (column == "psnr" and v > 0)
 
 
+def default_store_path(profile: str) -> Path:
+    """Where a profile's results store lives: ``OUTPUT_DIR/results/<profile>.sqlite``
+    (:mod:`gs.paths`); a path, so a caller can ask whether it exists before opening (and
+    so creating) it."""
+    from gs.paths import OUTPUT_DIR
+
+    return OUTPUT_DIR / "results" / f"{profile}.sqlite"
+
+
 def default_store(profile: str, path: str | Path | None = None) -> ResultsStore:
-    """The results store of a profile: ``OUTPUT_DIR/results/<profile>.sqlite`` unless
-    ``path`` (:mod:`gs.paths`).
+    """The results store of a profile: :func:`default_store_path` unless ``path``.
 
     Every notebook of a profile shares it, so a result computed once (e.g. surgery at the
     chosen cut) is reused by every figure that shows it.
     """
-    from gs.paths import OUTPUT_DIR
-
-    path = Path(path) if path else OUTPUT_DIR / "results" / f"{profile}.sqlite"
-    return ResultsStore(path)
+    return ResultsStore(Path(path) if path else default_store_path(profile))
