@@ -11,6 +11,7 @@ import scipy.fft
 import torch
 
 from gs.baselines import (
+    MGAN_CPU_LANES,
     MGAN_SETTINGS,
     optimised_parameters_table,
     recover_deep_decoder,
@@ -200,6 +201,30 @@ def test_mgan_batched_equals_one_at_a_time(tiny_dcgan):
         one = recover_mgan(tiny_dcgan, op, y[b : b + 1], rng=rng, **kw)
         assert torch.allclose(one.restart_losses[0], both.restart_losses[b], rtol=1e-4)
         assert torch.allclose(one.images[0], both.images[b], atol=1e-5)
+
+
+@pytest.mark.parametrize("width", [4, "auto"], ids=["lanes-of-4", "cpu-lanes"])
+def test_mgan_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, width):
+    """With a seed per image, an image recovered alone, or with others before or after it,
+    gives the same bits (lanes of 4 problems cut across images; the CPU's are 30 wide; in
+    one call for all ten images, without lanes, the bits differ)."""
+    rng = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        x = tiny_dcgan(tiny_dcgan.sample_latents(10, 0, generator=rng), cut=0).clamp(0, 1)
+    op = make_operator("cs", (3, 64, 64), m=300, generator=rng)
+    y = op.measure(x, generator=rng)
+    seeds = list(range(11, 21))
+    kw = dict(restarts=3, steps=3, n_codes=3, lane_width=width)
+    every = recover_mgan(tiny_dcgan, op, y, image_seeds=seeds, **kw)
+    assert every.info["lane_width"] == (4 if width == 4 else MGAN_CPU_LANES["dcgan"])
+    for rows in ([0], [7], [9, 3], [4, 5, 6, 7, 8]):
+        part = recover_mgan(tiny_dcgan, op, y[rows], image_seeds=[seeds[r] for r in rows], **kw)
+        for k, r in enumerate(rows):
+            assert torch.equal(part.images[k], every.images[r]), (rows, r)
+            assert torch.equal(part.restart_losses[k], every.restart_losses[r]), (rows, r)
+            assert torch.equal(part.trace[:, k], every.trace[:, r]), (rows, r)
+    with pytest.raises(ValueError, match="image_seeds has 2 seeds for 10 images"):
+        recover_mgan(tiny_dcgan, op, y, image_seeds=seeds[:2], **kw)
 
 
 # ------------------------------------------------------------------------- IAGAN

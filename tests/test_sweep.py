@@ -430,6 +430,10 @@ def test_schema_migration_is_safe_with_several_processes(tmp_path):
 # ------------------------------------------------------------------- batch invariance
 def _invariance_tasks(method: str, cut: int) -> list[Task]:
     images = [f"synthetic-{i:03d}" for i in range(8)]
+    if method == "mgan":  # 8 images x 3 restarts: one 30-problem lane, or a padded one alone
+        return grid(model=MODEL, family="dcgan", image_set="synthetic", split="test",
+                    image=images, image_size=64, operator="cs", m=300, method=method, cut=1,
+                    steps=2, restarts=3, lr=0.03, extra={"n_codes": 2})
     if method == "lasso_dct":
         return grid(model="", family="", image_set="synthetic", split="test", image=images,
                     image_size=64, operator="cs", m=300, method=method, cut=0, steps=None,
@@ -440,8 +444,9 @@ def _invariance_tasks(method: str, cut: int) -> list[Task]:
 
 
 @needs_dcgan
-@pytest.mark.parametrize("method, cut", [("surgery", 0), ("surgery", 1), ("lasso_dct", 0)],
-                         ids=["no-surgery", "surgery", "lasso-dct"])
+@pytest.mark.parametrize("method, cut", [("surgery", 0), ("surgery", 1), ("lasso_dct", 0),
+                                         ("mgan", 1)],
+                         ids=["no-surgery", "surgery", "lasso-dct", "mgan"])
 def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
     """A record (PSNR, SSIM, loss, image) is the same alone, with one other image, with
     seven others, first or last in the batch (CPU, float32)."""
@@ -464,7 +469,7 @@ def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
 
 def test_batches_across_configurations():
     """Surgery batches across m and seed, reinit across m only (its seed re-draws the
-    generator), the baselines not at all; max_batch and max_operators split batches,
+    generator), mGANprior across images only, IAGAN not at all; max_batch and max_operators split batches,
     keeping each (m, seed) together."""
     ts = real_tasks(m=(100, 200, 300), seed=[0, 1])
     assert [len(b) for b in E.batches(ts)] == [18]
@@ -479,6 +484,9 @@ def test_batches_across_configurations():
     assert [len(b) for b in E.batches(reinit)] == [6, 6]
     iagan = real_tasks(m=(100, 200), method="iagan", cut=0)
     assert all(len(b) == 1 for b in E.batches(iagan))
+    mgan = real_tasks(m=(100, 200), method="mgan", cut=1)  # images together, one m each
+    assert sorted(len(b) for b in E.batches(mgan)) == [3, 3]
+    assert all(len({t.m for t in b}) == 1 for b in E.batches(mgan))
     with pytest.raises(ValueError, match="max_operators"):
         E.batches(ts, max_operators=0)
     with pytest.raises(ValueError, match="differ only in their image, m, seed"):
@@ -527,3 +535,22 @@ def test_a_record_of_another_engine_version_is_recomputed_not_reused(tmp_path, s
     assert (df.engine == ENGINE_VERSION).all() and not df.psnr.isin([98.0, 99.0]).any()
     run_sweep(ts, store, progress=False)
     assert len(spy.calls) == 1  # this version's records are reused
+
+
+def test_a_method_with_an_engine_of_its_own_recomputes_only_its_records(tmp_path, monkeypatch):
+    """A method whose numerics changed (its own ``engine``) has its stored records
+    recomputed; another method's records of the shared engine are kept as they are."""
+    from gs.recovery import ENGINE_VERSION
+
+    s1, s2 = Spy(), Spy()
+    monkeypatch.setitem(E.METHODS, "spy", spec(s1))
+    monkeypatch.setitem(E.METHODS, "spy2", dataclasses.replace(spec(s2, "spy2"),
+                                                               engine=ENGINE_VERSION + 5))
+    ts = spy_tasks(methods=("spy", "spy2"), m=(100,), cut=(0,))
+    store = _store_of(tmp_path, [{**_record(t, 99.0), "engine": ENGINE_VERSION} for t in ts])
+    df = run_sweep(ts, store, progress=False).set_index("method")
+    assert not s1.calls and len(s2.calls) == 1
+    assert (df.loc["spy", "psnr"] == 99.0).all() and (df.loc["spy", "engine"] == ENGINE_VERSION).all()
+    assert (df.loc["spy2", "psnr"] != 99.0).all()
+    assert (df.loc["spy2", "engine"] == ENGINE_VERSION + 5).all()
+    assert E.get_method("mgan").engine_version != ENGINE_VERSION  # mGANprior's lanes

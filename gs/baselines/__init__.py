@@ -23,7 +23,7 @@ import torch
 from gs.baselines.deep_decoder import recover_deep_decoder
 from gs.baselines.iagan import IAGAN_SETTINGS, iagan_num_params, recover_iagan
 from gs.baselines.lasso_dct import recover_lasso_dct
-from gs.baselines.mgan import MGAN_SETTINGS, mgan_num_params, recover_mgan
+from gs.baselines.mgan import MGAN_CPU_LANES, MGAN_SETTINGS, mgan_num_params, recover_mgan
 from gs.models.base import BlockGenerator
 from gs.models.deep_decoder import DD_SETTINGS
 from gs.models.deep_decoder import num_params as dd_num_params
@@ -69,6 +69,7 @@ def optimised_parameters_table(
 
 __all__ = [
     "IAGAN_SETTINGS",
+    "MGAN_CPU_LANES",
     "MGAN_SETTINGS",
     "METHODS",
     "optimised_parameters_table",

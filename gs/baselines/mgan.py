@@ -15,7 +15,15 @@ measurement MSE (docs/decisions.md, decision 4).
 
 Per-model settings (docs/paper.md, "Baselines") are in :data:`MGAN_SETTINGS`. The
 generator runs in eval mode with frozen weights, so ``B * R`` problems (each with its
-``N`` codes) are one batch: the head runs on ``B * R * N`` codes at once.
+``N`` codes) are one batch: the head runs on ``B * R * N`` codes at once. On the CPU the
+problems go through the generator and the operator in lanes of a fixed number of
+problems (:func:`gs.recovery.in_lanes`, :data:`MGAN_CPU_LANES`), and each
+image's starts are drawn from its own seed (``image_seeds``), so an image's result is the
+same, bit for bit, whichever other images share its batch. Lanes of 30 problems (10
+images x 3 restarts) halve the DCGAN's and the VAE's time per image against one image at
+a time, because the dense measurement matrix is read once per lane instead of once per
+image (``bench/baselines.py``); the BEGAN gains nothing from wider calls and keeps lanes of
+one image.
 
 Difference from the authors' code: the returned image is the output at each restart's
 best iterate (lowest measurement loss, :func:`gs.optim.minimize`; the authors returned
@@ -26,6 +34,7 @@ the restart selection scores, as for surgery.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -40,7 +49,7 @@ from gs.baselines._common import (
 )
 from gs.models.base import BlockGenerator
 from gs.operators import Operator
-from gs.recovery import RecoveryResult, frozen, measurement_mse, minimize
+from gs.recovery import RecoveryResult, frozen, in_lanes, measurement_losses, minimize
 
 MGAN_SETTINGS: dict[str, dict] = {
     "dcgan": {"cut": 1, "n_codes": 10, "steps": 5000, "lr": 3e-2},
@@ -48,6 +57,12 @@ MGAN_SETTINGS: dict[str, dict] = {
     "vae": {"cut": 1, "n_codes": 20, "steps": 3000, "lr": 5e-3},
 }
 """The paper's mGANprior settings per model family: cut, number of codes, Adam steps, lr."""
+
+MGAN_CPU_LANES: dict[str, int] = {"dcgan": 30, "began": 3, "vae": 30}
+"""Problems per generator and operator call on the CPU, per model family (ours, measured
+on 2 threads by ``bench/baselines.py``: the narrowest width at which a call runs at its
+batched speed; the BEGAN is no faster in wider calls). Other generators: 3, one image's
+restarts."""
 
 
 def mgan_render(
@@ -89,6 +104,8 @@ def recover_mgan(
     n_codes: int | None = None,
     seed: int = 0,
     rng: torch.Generator | None = None,
+    image_seeds: Sequence[int] | None = None,
+    lane_width: int | None | str = "auto",
     x_true: Tensor | None = None,
     progress: bool = False,
 ) -> RecoveryResult:
@@ -105,6 +122,12 @@ def recover_mgan(
             ``seed``), problem by problem, image-major: for each problem the ``N`` codes
             ``(N, *shape_0)``, then ``alpha (N, C_c)``, then the skip. Calls sharing one
             ``rng`` reproduce a batched call.
+        image_seeds: one seed per image instead (``B`` ints): image ``b``'s ``R``
+            problems are drawn, as above, from a generator seeded with
+            ``image_seeds[b]``, so an image's starts do not depend on its batch.
+        lane_width: problems per generator and operator call (:func:`gs.recovery.in_lanes`);
+            ``"auto"``: :data:`MGAN_CPU_LANES` of the family on the CPU, one call for all
+            on other devices.
         x_true: ground truth for the PSNR.
 
     Returns:
@@ -146,16 +169,25 @@ def recover_mgan(
     draw_shapes = [(N, *shape0), (N, channels), *shapes_c[1:]]
     if rng is None:
         rng = torch.Generator().manual_seed(seed)
-    init = draw_per_problem(P, draw_shapes, rng, dtype=dtype)
+    if image_seeds is not None:
+        if len(image_seeds) != B:
+            raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
+        per_image = [draw_per_problem(R, draw_shapes, torch.Generator().manual_seed(int(s_)),
+                                      dtype=dtype) for s_ in image_seeds]
+        init = [torch.cat(parts) for parts in zip(*per_image, strict=True)]
+    else:
+        init = draw_per_problem(P, draw_shapes, rng, dtype=dtype)
     variables = [t.to(device).requires_grad_(True) for t in init]
     idx = problem_index(B, R, device)
-    y_p = y[idx]
+    if lane_width == "auto":
+        lane_width = MGAN_CPU_LANES.get(fam, 3) if device.type == "cpu" else None
 
     def render() -> Tensor:
-        return mgan_render(generator, *variables, cut=cut)
+        return in_lanes(lambda *v: mgan_render(generator, *v, cut=cut), *variables,
+                        width=lane_width)
 
     def loss_fn() -> Tensor:
-        return measurement_mse(operator.A(render(), index=idx), y_p)
+        return measurement_losses(operator, render(), y, idx, lane_width)
 
     bar = None
     if progress:
@@ -177,8 +209,8 @@ def recover_mgan(
         images, operator, y, R, latents=variables, trace=res.trace, x_true=x_true, t0=t0,
         n_evals=res.n_evals, steps=steps + 1, cut=cut,
         info={"method": "mgan", "n_codes": N, "steps": steps, "lr": lr, "restarts": R,
-              "num_params": mgan_num_params(generator, cut, N)},
+              "lane_width": lane_width, "num_params": mgan_num_params(generator, cut, N)},
     )
 
 
-__all__ = ["MGAN_SETTINGS", "mgan_num_params", "mgan_render", "recover_mgan"]
+__all__ = ["MGAN_CPU_LANES", "MGAN_SETTINGS", "mgan_num_params", "mgan_render", "recover_mgan"]

@@ -69,6 +69,11 @@ class MethodSpec:
             :class:`~gs.operator_group.OperatorGroup` (one operator per ``(m, seed)``) and y
             padded, and calls ``fn(..., tasks=tasks)`` with the batch's tasks (``task`` is
             the first). Records stay those of each configuration run alone (tested).
+        engine: the version of this method's numerics, stored with each record (column
+            ``engine``); a sweep recomputes a record of another version. None:
+            :data:`gs.recovery.ENGINE_VERSION`, the shared engine's. A method whose own
+            code changes its numbers gets a number of its own, so that only its records
+            are recomputed.
     """
 
     name: str
@@ -82,6 +87,14 @@ class MethodSpec:
     restarts: int | None = None
     batch_invariant: bool = True
     batch_across: tuple[str, ...] = ()
+    engine: int | None = None
+
+    @property
+    def engine_version(self) -> int:
+        """The ``engine`` a record of this method is computed with now."""
+        from gs.recovery import ENGINE_VERSION
+
+        return ENGINE_VERSION if self.engine is None else self.engine
 
     def __post_init__(self) -> None:
         if not (isinstance(self.cut, int) or self.cut in CUT_POLICIES):
@@ -270,8 +283,9 @@ _register_baseline("lasso_dct", "recover_lasso_dct", label="Lasso-DCT", color="#
 _register_baseline("iagan", "recover_iagan", settings="IAGAN_SETTINGS",
                    budget_params=("steps", "steps2"), label="IAGAN", color="#2980b9", cut=0,
                    batch_invariant=False)
+# engine 3 (2026-12-01): images batched in lanes (gs.baselines.mgan); 2 ran one at a time
 _register_baseline("mgan", "recover_mgan", settings="MGAN_SETTINGS", budget_params=("steps",),
-                   label="mGANprior", color="#8e44ad", cut="paper", batch_invariant=False)
+                   label="mGANprior", color="#8e44ad", cut="paper", engine=3)
 _register_baseline("deep_decoder", "recover_deep_decoder", budget_params=("steps",),
                    label="Deep Decoder", color="#27ae60", needs_generator=False, cut=0,
                    batch_invariant=False)

@@ -51,7 +51,7 @@ from gs.metrics import ssim as ssim_fn
 from gs.operator_group import OperatorGroup
 from gs.operators import Operator, make_operator
 from gs.profiles import resolve_device
-from gs.recovery import ENGINE_VERSION, clamped_losses, default_lane_width
+from gs.recovery import clamped_losses, default_lane_width
 from gs.sweep.images import load_images
 from gs.sweep.methods import get_method
 from gs.sweep.store import ResultsStore, encode_png
@@ -227,9 +227,9 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
         batch_size=len(tasks), seconds=seconds / len(tasks), device=str(device),
         gs_version=gs.__version__, torch_version=torch.__version__,
         timestamp=datetime.now(UTC).isoformat(timespec="seconds"), hostname=socket.gethostname(),
-        threads=torch.get_num_threads(), lane_width=lanes,
+        threads=torch.get_num_threads(), lane_width=info.get("lane_width", lanes),
         batch_invariant=int(spec.batch_invariant and lanes is not None),
-        engine=ENGINE_VERSION,
+        engine=spec.engine_version,
     )
     records = [
         {"key": t.key, **t.config(), **common, "n": ops[b].n, "ratio": ops[b].m / ops[b].n,
@@ -260,7 +260,8 @@ def run_batch(tasks: Sequence[Task], device: str = "auto",
     (measurement MSE of the clamped output), ``seconds`` (batch time / batch size),
     ``batch_seconds``, ``batch_size``, ``n``, ``ratio``, ``noise_std``, ``device``,
     ``gs_version``, ``torch_version``, ``timestamp`` (UTC), ``hostname``, ``threads``,
-    ``lane_width``, ``batch_invariant``, ``engine`` (:data:`gs.recovery.ENGINE_VERSION`),
+    ``lane_width``, ``batch_invariant``, ``engine`` (its method's
+    :attr:`~gs.sweep.methods.MethodSpec.engine_version`),
     ``diverged`` (restarts stopped as diverged) and
     ``details`` (JSON of the method's ``info["details"][b]``, if it gives one: e.g. the
     cut ``surgery_auto`` chose);
@@ -302,9 +303,10 @@ def run_sweep(
 ):
     """Run every task that is not in ``store`` yet and return the rows of ``tasks``.
 
-    A stored record of another engine version (:data:`gs.recovery.ENGINE_VERSION`;
-    records from before the ``engine`` column count as 1) is dropped and recomputed, so
-    the rows returned all come from this version's numerics.
+    A stored record of another engine version than its method's
+    (:attr:`~gs.sweep.methods.MethodSpec.engine_version`: :data:`gs.recovery.ENGINE_VERSION`
+    unless the method has its own; records from before the ``engine`` column count as 1)
+    is dropped and recomputed, so the rows returned all come from this version's numerics.
 
     Args:
         tasks: the grid (duplicates are run once).
@@ -329,9 +331,11 @@ def run_sweep(
     from tqdm.auto import tqdm
 
     tasks = list({t.key: t for t in tasks}.values())
-    # a record of another engine version is recomputed, not mixed with this one's
-    done = store.done_keys(engine=ENGINE_VERSION)
-    stale = (store.done_keys() - done) & {t.key for t in tasks}
+    # a record of another engine version (its method's) is recomputed, not mixed with
+    # this one's
+    stored = store.engines()
+    done = {t.key for t in tasks if stored.get(t.key) == get_method(t.method).engine_version}
+    stale = {t.key for t in tasks if t.key in stored} - done
     if stale:
         store.drop(stale)
     if keep_images:

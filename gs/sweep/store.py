@@ -156,6 +156,12 @@ class ResultsStore:
             return {k for (k,) in con.execute(
                 "SELECT key FROM results WHERE COALESCE(engine, 1) = ?", (int(engine),))}
 
+    def engines(self) -> dict[str, int]:
+        """The engine version of every stored record, by key (records from before the
+        column count as 1)."""
+        with self._connection() as con:
+            return dict(con.execute("SELECT key, COALESCE(engine, 1) FROM results"))
+
     def drop(self, keys: Iterable[str]) -> int:
         """Delete the records (and images) of ``keys`` in one transaction; returns how
         many records went."""
