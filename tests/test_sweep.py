@@ -469,8 +469,8 @@ def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
 
 def test_batches_across_configurations():
     """Surgery batches across m and seed, reinit across m only (its seed re-draws the
-    generator), mGANprior across images only, IAGAN not at all; max_batch and max_operators split batches,
-    keeping each (m, seed) together."""
+    generator), mGANprior across images only, IAGAN not at all; max_batch and max_operators
+    split batches, keeping each (m, seed) together."""
     ts = real_tasks(m=(100, 200, 300), seed=[0, 1])
     assert [len(b) for b in E.batches(ts)] == [18]
     for kw, sizes in (({"max_operators": 2}, [6, 6, 6]), ({"max_operators": 4}, [12, 6]),
@@ -550,7 +550,8 @@ def test_a_method_with_an_engine_of_its_own_recomputes_only_its_records(tmp_path
     store = _store_of(tmp_path, [{**_record(t, 99.0), "engine": ENGINE_VERSION} for t in ts])
     df = run_sweep(ts, store, progress=False).set_index("method")
     assert not s1.calls and len(s2.calls) == 1
-    assert (df.loc["spy", "psnr"] == 99.0).all() and (df.loc["spy", "engine"] == ENGINE_VERSION).all()
+    assert (df.loc["spy", "psnr"] == 99.0).all()
+    assert (df.loc["spy", "engine"] == ENGINE_VERSION).all()
     assert (df.loc["spy2", "psnr"] != 99.0).all()
     assert (df.loc["spy2", "engine"] == ENGINE_VERSION + 5).all()
     assert E.get_method("mgan").engine_version != ENGINE_VERSION  # mGANprior's lanes
