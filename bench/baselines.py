@@ -1,21 +1,24 @@
-"""Benchmark: mGANprior with its images batched in lanes against one image at a time.
+"""Benchmark: the baselines with their images batched in lanes against one image at a time.
 
-For each model family, the same mGANprior recovery (the profile's zoo model, the paper's
-settings except the number of Adam steps, dense Gaussian CS at ``--m`` with the paper's
-noise, 3 restarts, generator samples as ground truth, one seed per image) is run
+For each model family and for mGANprior and IAGAN, the same recovery (the profile's zoo
+model, the paper's settings at ``--budget`` of its step counts, dense Gaussian CS at
+``--m`` with the paper's noise, 3 restarts, generator samples as ground truth, one seed
+per image) is run
 
 (a) one image at a time, its 3 restarts in one call (``lane_width=3``): how the sweep ran
-    mGANprior before its records were batched (engine 2);
-(b) all ``--images`` images in one call, in the CPU lanes of
-    :data:`gs.baselines.mgan.MGAN_CPU_LANES` (``lane_width="auto"``): how the sweep runs it
-    now, each image's result the same whichever images share its batch.
+    these baselines before their records were batched (engine 2);
+(b) all ``--images`` images in one call, in the method's CPU lanes
+    (:data:`~gs.baselines.mgan.MGAN_CPU_LANES`, :data:`~gs.baselines.iagan.IAGAN_CPU_LANES`;
+    ``lane_width="auto"``): how the sweep runs them now, each image's result the same
+    whichever images share its batch.
 
-It prints the seconds per image and Adam step both ways, the speed-up of (b) over (a),
-the float32 rate of (b) against the matmul peak measured in the same run, and the mean
-PSNR both ways (they differ only by the rounding of other kernel shapes).
+It prints the seconds per image both ways and projected to the full budget, the speed-up
+of (b) over (a), the float32 rate of (b) against the matmul peak measured in the same run
+(FLOPs counted from the layers, :mod:`gs.flops`), and the mean PSNR both ways (they
+differ only by the rounding of other kernel shapes, amplified by the optimisation).
 
-    nice python bench/baselines.py                       # DCGAN, VAE, BEGAN; 40 steps
-    python bench/baselines.py --families dcgan --steps 100 --json out.json
+    nice python bench/baselines.py                      # every family, 1% of the budget
+    python bench/baselines.py --families dcgan --methods mgan --budget 0.05 --json out.json
 """
 
 from __future__ import annotations
@@ -30,53 +33,70 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gs.baselines.iagan import IAGAN_CPU_LANES, IAGAN_SETTINGS, recover_iagan  # noqa: E402
 from gs.baselines.mgan import MGAN_CPU_LANES, MGAN_SETTINGS, recover_mgan  # noqa: E402
 from gs.flops import generator_flops, matmul_peak, operator_flops  # noqa: E402
-from gs.operators import make_operator, paper_noise_std  # noqa: E402
+from gs.operators import make_operator  # noqa: E402
 from gs.profiles import get_profile  # noqa: E402
 
-
-def step_flops(g, op, cut: int, n_codes: int) -> int:
-    """FLOPs of one Adam step of one problem: ``n_codes`` codes through blocks ``[0, cut)``,
-    the mix through the rest, the operator; the backward pass to the inputs costs the same."""
-    head = generator_flops(g, 0) - generator_flops(g, cut)
-    return 2 * (n_codes * head + generator_flops(g, cut) + operator_flops(op))
+METHODS = ("mgan", "iagan")
 
 
-def run_family(family: str, model: str, images: int, steps: int, m: int) -> dict:
+def budget_steps(method: str, family: str, budget: float) -> dict:
+    """The method's step counts at ``budget`` of the paper's (at least 1 each)."""
+    s = (MGAN_SETTINGS if method == "mgan" else IAGAN_SETTINGS)[family]
+    names = ("steps",) if method == "mgan" else ("steps", "steps2")
+    return {n: max(1, round(s[n] * budget)) for n in names}
+
+
+def problem_flops(method: str, family: str, g, op, steps: dict) -> int:
+    """FLOPs of one problem over ``steps``: forward and backward to the inputs (the
+    backward costs the forward); IAGAN's stage 2 adds the weights' gradients (another
+    forward's worth)."""
+    op_f = operator_flops(op)
+    if method == "mgan":
+        cut, n = MGAN_SETTINGS[family]["cut"], MGAN_SETTINGS[family]["n_codes"]
+        head = generator_flops(g, 0) - generator_flops(g, cut)
+        return 2 * (n * head + generator_flops(g, cut) + op_f) * steps["steps"]
+    full = generator_flops(g, 0)
+    return 2 * (full + op_f) * steps["steps"] + (3 * full + 2 * op_f) * steps["steps2"]
+
+
+def run(method: str, family: str, model: str, images: int, budget: float, m: int) -> dict:
     from gs import zoo
 
     g = zoo.load(model, device="cpu").eval()
-    s = MGAN_SETTINGS[family]
     rng = torch.Generator().manual_seed(0)
     with torch.no_grad():
         x = g(g.sample_latents(images, 0, generator=rng), cut=0).clamp(0, 1)
-    shape = tuple(x.shape[1:])
-    op = make_operator("cs", shape, m=m, generator=rng)
+    op = make_operator("cs", tuple(x.shape[1:]), m=m, generator=rng)
     y = op.measure(x, generator=rng)
     seeds = list(range(100, 100 + images))
-    kw = dict(restarts=3, steps=steps, x_true=None)
+    fn = recover_mgan if method == "mgan" else recover_iagan
+    steps = budget_steps(method, family, budget)
+    kw = dict(restarts=3, **steps)
 
     t0 = time.perf_counter()
-    one = [recover_mgan(g, op, y[b : b + 1], image_seeds=[seeds[b]], lane_width=3, **kw)
+    one = [fn(g, op, y[b : b + 1], image_seeds=[seeds[b]], lane_width=3, **kw)
            for b in range(images)]
     t_one = time.perf_counter() - t0
     t0 = time.perf_counter()
-    lanes = recover_mgan(g, op, y, image_seeds=seeds, **kw)
+    lanes = fn(g, op, y, image_seeds=seeds, **kw)
     t_lanes = time.perf_counter() - t0
 
     def mean_psnr(imgs: torch.Tensor) -> float:
         mse = (imgs.clamp(0, 1) - x).pow(2).flatten(1).mean(1)
         return float((10 * torch.log10(1 / mse)).mean())
 
-    flops = step_flops(g, op, s["cut"], s["n_codes"]) * 3 * images * steps
+    width = (MGAN_CPU_LANES if method == "mgan" else IAGAN_CPU_LANES)[family]
     return {
-        "family": family, "model": model, "images": images, "steps": steps, "m": m,
-        "noise_std": paper_noise_std(op.n, m), "lanes": MGAN_CPU_LANES[family],
-        "one_at_a_time_ms_per_image_step": 1e3 * t_one / images / steps,
-        "lanes_ms_per_image_step": 1e3 * t_lanes / images / steps,
+        "method": method, "family": family, "model": model, "images": images, "m": m,
+        "budget": budget, **steps, "lanes": width,
+        "one_at_a_time_s_per_image": t_one / images, "lanes_s_per_image": t_lanes / images,
+        "full_budget_one_at_a_time_s_per_image": t_one / images / budget,
+        "full_budget_lanes_s_per_image": t_lanes / images / budget,
         "speedup": t_one / t_lanes,
-        "lanes_gflops": flops / t_lanes / 1e9,
+        "lanes_gflops": problem_flops(method, family, g, op, steps) * 3 * images / t_lanes / 1e9,
         "psnr_one_at_a_time": mean_psnr(torch.cat([r.images for r in one])),
         "psnr_lanes": mean_psnr(lanes.images),
     }
@@ -85,40 +105,52 @@ def run_family(family: str, model: str, images: int, steps: int, m: int) -> dict
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--families", default="dcgan,vae,began")
+    p.add_argument("--methods", default="mgan,iagan")
     p.add_argument("--profile", default="offline", help="whose zoo models (default offline)")
     p.add_argument("--images", type=int, default=10)
-    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--budget", type=float, default=0.01,
+                   help="fraction of the paper's step counts (default 0.01)")
     p.add_argument("--m", type=int, default=2000)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
     p.add_argument("--json", default=None, help="also write the results here")
     a = p.parse_args(argv)
     models = get_profile(a.profile).models
     families = [f for f in a.families.split(",") if f]
-    unknown = [f for f in families if f not in MGAN_SETTINGS or f not in models]
-    if unknown or not families:
-        p.error(f"--families: unknown {unknown or a.families!r}; known: {sorted(models)}")
-    for name in ("images", "steps", "m"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name} must be >= 1, got {getattr(a, name)}")
+    methods = [f for f in a.methods.split(",") if f]
+    bad = [f for f in families if f not in MGAN_SETTINGS or f not in models]
+    if bad or not families:
+        p.error(f"--families: unknown {bad or a.families!r}; known: {sorted(models)}")
+    bad = [f for f in methods if f not in METHODS]
+    if bad or not methods:
+        p.error(f"--methods: unknown {bad or a.methods!r}; known: {list(METHODS)}")
+    if a.images < 1 or a.m < 1:
+        p.error(f"--images and --m must be >= 1, got {a.images} and {a.m}")
+    if not 0 < a.budget <= 1:
+        p.error(f"--budget must be in (0, 1], got {a.budget}")
     if a.threads is not None:
         if a.threads < 1:
             p.error(f"--threads must be >= 1, got {a.threads}")
         torch.set_num_threads(a.threads)
     peak = matmul_peak("cpu")
     print(f"[bench] CPU, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"float32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+          f"float32 matmul peak {peak / 1e9:.1f} GFLOP/s; {a.images} images x 3 restarts, "
+          f"m={a.m}, {a.budget:g} of the paper's steps")
     out = []
     for family in families:
-        r = run_family(family, models[family], a.images, a.steps, a.m)
-        r["peak_gflops"] = peak / 1e9
-        r["fraction_of_peak"] = r["lanes_gflops"] / r["peak_gflops"]
-        out.append(r)
-        print(f"{family:6s} {a.images} images x 3 restarts, {a.steps} Adam steps, m={a.m}: "
-              f"one at a time {r['one_at_a_time_ms_per_image_step']:.1f} ms/image/step, "
-              f"lanes of {r['lanes']} {r['lanes_ms_per_image_step']:.1f} ms -> "
-              f"{r['speedup']:.2f}x; {r['lanes_gflops']:.1f} GFLOP/s = "
-              f"{100 * r['fraction_of_peak']:.0f}% of peak; PSNR {r['psnr_one_at_a_time']:.2f} "
-              f"vs {r['psnr_lanes']:.2f} dB", flush=True)
+        for method in methods:
+            r = run(method, family, models[family], a.images, a.budget, a.m)
+            r["peak_gflops"] = peak / 1e9
+            r["fraction_of_peak"] = r["lanes_gflops"] / r["peak_gflops"]
+            out.append(r)
+            steps = "/".join(str(r[k]) for k in ("steps", "steps2") if k in r)
+            print(f"{method:5s} {family:5s} ({steps} steps): one image at a time "
+                  f"{r['one_at_a_time_s_per_image']:.2f} s/image, lanes of {r['lanes']} "
+                  f"{r['lanes_s_per_image']:.2f} s -> {r['speedup']:.2f}x (full budget "
+                  f"{r['full_budget_one_at_a_time_s_per_image']:.0f} -> "
+                  f"{r['full_budget_lanes_s_per_image']:.0f} s/image); "
+                  f"{r['lanes_gflops']:.1f} GFLOP/s = {100 * r['fraction_of_peak']:.0f}% of "
+                  f"peak; PSNR {r['psnr_one_at_a_time']:.2f} vs {r['psnr_lanes']:.2f} dB",
+                  flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))
     return out

@@ -11,6 +11,7 @@ import scipy.fft
 import torch
 
 from gs.baselines import (
+    IAGAN_CPU_LANES,
     MGAN_CPU_LANES,
     MGAN_SETTINGS,
     optimised_parameters_table,
@@ -250,13 +251,42 @@ def test_iagan_restarts_are_independent(tiny_dcgan):
     kw = dict(steps=5, steps2=5, model_lr=1e-3)
     three = recover_iagan(tiny_dcgan, op, y, restarts=3, init_latents=z0, **kw)
     alone = recover_iagan(tiny_dcgan, op, y, restarts=1, init_latents=z0[:, 2:], **kw)
-    assert torch.allclose(three.trace[:, 0, 2], alone.trace[:, 0, 0], rtol=1e-3)
-    assert torch.allclose(three.restart_losses[0, 2], alone.restart_losses[0, 0], rtol=1e-3)
+    a, b = three.trace[:, 0, 2], alone.trace[:, 0, 0]
+    # up to the first stage-2 loss (original weights: carried-over ones would show here) the
+    # runs agree to rounding; later, vmap over 3 vs 1 problems rounds differently and
+    # 5 Adam steps on the weights amplify it (~0.1% at the end on a 2-core CPU)
+    assert torch.allclose(a[: 5 + 1], b[: 5 + 1], rtol=1e-5)
+    assert torch.allclose(a, b, rtol=1e-2)
+    assert torch.allclose(three.restart_losses[0, 2], alone.restart_losses[0, 0], rtol=1e-2)
     loop = recover_iagan(tiny_dcgan, op, y, restarts=3, init_latents=z0, per_problem="loop",
                          **kw)
     # the vmapped stage 2 runs other kernels than the per-problem loop; their rounding,
     # amplified by 5 Adam steps on the weights, differs by up to ~1% here (2-core CPU)
     assert torch.allclose(loop.trace, three.trace, rtol=2e-2)
+
+
+@pytest.mark.parametrize("width", [4, "auto"], ids=["lanes-of-4", "cpu-lanes"])
+def test_iagan_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, width):
+    """As for mGANprior: stage 1 in lanes across images, stage 2 image by image."""
+    rng = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        x = tiny_dcgan(tiny_dcgan.sample_latents(10, 0, generator=rng), cut=0).clamp(0, 1)
+    op = make_operator("cs", (3, 64, 64), m=300, generator=rng)
+    y = op.measure(x, generator=rng)
+    seeds = list(range(21, 31))
+    kw = dict(restarts=3, steps=3, steps2=2, lane_width=width)
+    every = recover_iagan(tiny_dcgan, op, y, image_seeds=seeds, **kw)
+    assert every.info["lane_width"] == (4 if width == 4 else IAGAN_CPU_LANES["dcgan"])
+    for rows in ([0], [7], [9, 3], [4, 5, 6, 7, 8]):
+        part = recover_iagan(tiny_dcgan, op, y[rows], image_seeds=[seeds[r] for r in rows], **kw)
+        for k, r in enumerate(rows):
+            assert torch.equal(part.images[k], every.images[r]), (rows, r)
+            assert torch.equal(part.restart_losses[k], every.restart_losses[r]), (rows, r)
+            assert torch.equal(part.trace[:, k], every.trace[:, r]), (rows, r)
+    with pytest.raises(ValueError, match="image_seeds has 2 seeds for 10 images"):
+        recover_iagan(tiny_dcgan, op, y, image_seeds=seeds[:2], **kw)
+    with pytest.raises(ValueError, match="chunk_size applies without lanes only"):
+        recover_iagan(tiny_dcgan, op, y, chunk_size=3, **kw)
 
 
 # -------------------------------------------------------------------- bookkeeping

@@ -430,10 +430,11 @@ def test_schema_migration_is_safe_with_several_processes(tmp_path):
 # ------------------------------------------------------------------- batch invariance
 def _invariance_tasks(method: str, cut: int) -> list[Task]:
     images = [f"synthetic-{i:03d}" for i in range(8)]
-    if method == "mgan":  # 8 images x 3 restarts: one 30-problem lane, or a padded one alone
+    if method in ("mgan", "iagan"):  # 8 images x 3 restarts: one 30-problem lane
         return grid(model=MODEL, family="dcgan", image_set="synthetic", split="test",
-                    image=images, image_size=64, operator="cs", m=300, method=method, cut=1,
-                    steps=2, restarts=3, lr=0.03, extra={"n_codes": 2})
+                    image=images, image_size=64, operator="cs", m=300, method=method, cut=cut,
+                    steps=2, restarts=3, lr=0.03,
+                    extra={"n_codes": 2} if method == "mgan" else {"steps2": 2})
     if method == "lasso_dct":
         return grid(model="", family="", image_set="synthetic", split="test", image=images,
                     image_size=64, operator="cs", m=300, method=method, cut=0, steps=None,
@@ -445,8 +446,8 @@ def _invariance_tasks(method: str, cut: int) -> list[Task]:
 
 @needs_dcgan
 @pytest.mark.parametrize("method, cut", [("surgery", 0), ("surgery", 1), ("lasso_dct", 0),
-                                         ("mgan", 1)],
-                         ids=["no-surgery", "surgery", "lasso-dct", "mgan"])
+                                         ("mgan", 1), ("iagan", 0)],
+                         ids=["no-surgery", "surgery", "lasso-dct", "mgan", "iagan"])
 def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
     """A record (PSNR, SSIM, loss, image) is the same alone, with one other image, with
     seven others, first or last in the batch (CPU, float32)."""
@@ -469,8 +470,8 @@ def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
 
 def test_batches_across_configurations():
     """Surgery batches across m and seed, reinit across m only (its seed re-draws the
-    generator), mGANprior across images only, IAGAN not at all; max_batch and max_operators
-    split batches, keeping each (m, seed) together."""
+    generator), mGANprior and IAGAN across images only, Deep Decoder not at all; max_batch
+    and max_operators split batches, keeping each (m, seed) together."""
     ts = real_tasks(m=(100, 200, 300), seed=[0, 1])
     assert [len(b) for b in E.batches(ts)] == [18]
     for kw, sizes in (({"max_operators": 2}, [6, 6, 6]), ({"max_operators": 4}, [12, 6]),
@@ -482,11 +483,12 @@ def test_batches_across_configurations():
     reinit = real_tasks(m=(100, 200), seed=[0, 1], method="reinit")
     assert sorted({t.seed for t in b}.pop() for b in E.batches(reinit)) == [0, 1]
     assert [len(b) for b in E.batches(reinit)] == [6, 6]
-    iagan = real_tasks(m=(100, 200), method="iagan", cut=0)
-    assert all(len(b) == 1 for b in E.batches(iagan))
-    mgan = real_tasks(m=(100, 200), method="mgan", cut=1)  # images together, one m each
-    assert sorted(len(b) for b in E.batches(mgan)) == [3, 3]
-    assert all(len({t.m for t in b}) == 1 for b in E.batches(mgan))
+    for method, cut in (("mgan", 1), ("iagan", 0)):  # images together, one m each
+        bs = E.batches(real_tasks(m=(100, 200), method=method, cut=cut))
+        assert sorted(len(b) for b in bs) == [3, 3]
+        assert all(len({t.m for t in b}) == 1 for b in bs)
+    dd = real_tasks(m=(100, 200), method="deep_decoder", cut=0)
+    assert all(len(b) == 1 for b in E.batches(dd))
     with pytest.raises(ValueError, match="max_operators"):
         E.batches(ts, max_operators=0)
     with pytest.raises(ValueError, match="differ only in their image, m, seed"):

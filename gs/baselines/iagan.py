@@ -29,12 +29,22 @@ problem at a time on a deep copy (``per_problem="loop"``, the reference). Memory
 problem in stage 2 is ~4x the generator's weights (weights, gradient, two Adam
 moments): 57 MB for DCGAN, 34 MB for BEGAN-128, 673 MB for VAE-128; ``chunk_size``
 bounds the problems held at once. The caller's generator is never modified.
+
+On the CPU (``lane_width``, default :data:`IAGAN_CPU_LANES`) an image's result does not
+depend on the other images of its batch, bit for bit: its starts come from its own seed
+(``image_seeds``), stage 1 runs every problem in lanes of a fixed width
+(:func:`gs.recovery.in_lanes`), and stage 2 runs image by image (its ``R`` problems under
+one ``vmap``), as when the image is alone. Stage 1 then reads the dense measurement
+matrix once per lane instead of once per image, which is where the time goes at
+``R = 3`` problems (``bench/baselines.py``); stage 2, the weights' gradients and Adam
+moments of every problem, gains nothing from wider calls.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -50,7 +60,7 @@ from gs.baselines._common import (
 )
 from gs.models.base import BlockGenerator
 from gs.operators import Operator
-from gs.recovery import RecoveryResult, frozen, measurement_mse
+from gs.recovery import RecoveryResult, frozen, in_lanes, measurement_losses, measurement_mse
 
 IAGAN_SETTINGS: dict[str, dict] = {
     "dcgan": {"steps": 1600, "lr": 0.1, "steps2": 600, "lr2": 1e-4, "model_lr": 1e-4},
@@ -58,6 +68,12 @@ IAGAN_SETTINGS: dict[str, dict] = {
     "vae": {"steps": 1000, "lr": 0.1, "steps2": 600, "lr2": 1e-4, "model_lr": 1e-4},
 }
 """The paper's IAGAN settings per model family (stage-1 steps/lr, stage-2 steps/lrs)."""
+
+IAGAN_CPU_LANES: dict[str, int] = {"dcgan": 30, "began": 15, "vae": 30}
+"""Problems per stage-1 generator and operator call on the CPU, per model family (ours,
+measured on 2 threads: the narrowest width at which a call runs at about its batched speed,
+a multiple of 3 restarts; ``bench/baselines.py``). Other generators: 3, one image's
+restarts."""
 
 PER_PROBLEM = ("vmap", "loop")
 
@@ -67,12 +83,14 @@ def iagan_num_params(generator: BlockGenerator) -> int:
     return generator.num_params() + generator.latent_dim(0)
 
 
-def _stage1(generator, operator, z, y_p, idx, steps, lr, trace, bar) -> None:
-    """Adam on ``z: (P, *shape0)`` only, all problems through the shared weights."""
+def _stage1(generator, operator, z, y, idx, steps, lr, trace, bar, width) -> None:
+    """Adam on ``z: (P, *shape0)`` only, all problems through the shared weights, in
+    lanes of ``width`` problems (None: one call)."""
     opt = torch.optim.Adam([z], lr=lr)
     for k in range(steps):
         opt.zero_grad(set_to_none=True)
-        loss = measurement_mse(operator.A(generator((z,), cut=0), index=idx), y_p)
+        x = in_lanes(lambda v: generator((v,), cut=0), z, width=width)
+        loss = measurement_losses(operator, x, y, idx, width)
         loss.sum().backward()
         opt.step()
         trace[k] = loss.detach().double().cpu()
@@ -152,6 +170,8 @@ def recover_iagan(
     seed: int = 0,
     rng: torch.Generator | None = None,
     init_latents: Tensor | None = None,
+    image_seeds: Sequence[int] | None = None,
+    lane_width: int | None | str = "auto",
     x_true: Tensor | None = None,
     progress: bool = False,
     per_problem: str = "vmap",
@@ -168,9 +188,15 @@ def recover_iagan(
         seed, rng: ``z`` init (clamped normal) drawn from ``rng`` (default a CPU
             generator seeded with ``seed``) problem by problem, image-major.
         init_latents: explicit initial latents ``(B, R, *latent_shapes(0)[0])`` instead.
+        image_seeds: one seed per image instead (``B`` ints): image ``b``'s ``R`` starts
+            drawn from a generator seeded with ``image_seeds[b]``.
+        lane_width: problems per stage-1 call (:func:`gs.recovery.in_lanes`), stage 2 then
+            image by image; ``"auto"``: :data:`IAGAN_CPU_LANES` of the family on the CPU,
+            None elsewhere (no lanes: both stages per chunk of ``chunk_size`` problems).
         x_true: ground truth for the PSNR.
         per_problem: ``"vmap"`` (stacked weights under ``torch.vmap``) or ``"loop"``.
-        chunk_size: at most this many problems at once (stage 1 and 2 per chunk).
+        chunk_size: at most this many problems at once (stage 1 and 2 per chunk); without
+            lanes only.
 
     Returns:
         :class:`~gs.recovery.RecoveryResult`: ``images`` the best restart's final output
@@ -178,7 +204,8 @@ def recover_iagan(
         R)`` the measurement MSE along both stages and after the last step.
     """
     t0 = time.perf_counter()
-    s = IAGAN_SETTINGS.get(model_family(generator), IAGAN_SETTINGS["dcgan"])
+    fam = model_family(generator)
+    s = IAGAN_SETTINGS.get(fam, IAGAN_SETTINGS["dcgan"])
     steps = s["steps"] if steps is None else steps
     lr = s["lr"] if lr is None else lr
     steps2 = s["steps2"] if steps2 is None else steps2
@@ -202,13 +229,27 @@ def recover_iagan(
             raise ValueError(f"init_latents must have shape {(B, R, *shape0)}, got "
                              f"{tuple(init_latents.shape)}")
         z_all = init_latents.reshape(P, *shape0).to(device=device, dtype=dtype)
+    elif image_seeds is not None:
+        if len(image_seeds) != B:
+            raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
+        z_all = torch.cat([draw_per_problem(R, [shape0], torch.Generator().manual_seed(int(i)),
+                                            dtype=dtype)[0] for i in image_seeds]).to(device)
     else:
         if rng is None:
             rng = torch.Generator().manual_seed(seed)
         (z_all,) = draw_per_problem(P, [shape0], rng, dtype=dtype)
         z_all = z_all.to(device)
     idx_all = problem_index(B, R, device)
+    if lane_width == "auto":
+        lane_width = IAGAN_CPU_LANES.get(fam, 3) if device.type == "cpu" else None
+    if lane_width is not None and chunk_size is not None:
+        raise ValueError("chunk_size applies without lanes only; pass lane_width=None with it")
     chunk = P if chunk_size is None else max(1, min(int(chunk_size), P))
+    # (stage-1 ranges, stage-2 ranges): in lanes, stage 1 at once and stage 2 per image
+    ranges = [(lo, min(P, lo + chunk)) for lo in range(0, P, chunk)]
+    stage1_ranges = [(0, P)] if lane_width is not None else ranges
+    stage2_ranges = ([(lo, lo + R) for lo in range(0, P, R)] if lane_width is not None
+                     else ranges)
 
     T = steps + steps2
     trace = torch.full((T + 1, P), float("nan"), dtype=torch.float64)
@@ -218,18 +259,21 @@ def recover_iagan(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=T * -(-P // chunk), desc="IAGAN", leave=False)
+        bar = tqdm(total=steps * len(stage1_ranges) + steps2 * len(stage2_ranges),
+                   desc="IAGAN", leave=False)
     stage2 = _stage2_vmap if per_problem == "vmap" else _stage2_loop
     with frozen(generator):
         generator.latent_shapes(0)  # fill any shape cache outside vmap
-        for lo in range(0, P, chunk):
-            hi = min(P, lo + chunk)
+        for lo, hi in stage1_ranges:
+            z = z_all[lo:hi].clone().requires_grad_(True)
+            _stage1(generator, operator, z, y, idx_all[lo:hi], steps, lr, trace[:, lo:hi],
+                    bar, lane_width)
+            z_final[lo:hi] = z.detach()
+        for lo, hi in stage2_ranges:
             idx = idx_all[lo:hi]
             y_p = y[idx]
-            z = z_all[lo:hi].clone().requires_grad_(True)
-            tr = torch.full((T + 1, hi - lo), float("nan"), dtype=torch.float64)
-            _stage1(generator, operator, z, y_p, idx, steps, lr, tr, bar)
-            z2 = z.detach().clone().requires_grad_(True)
+            z2 = z_final[lo:hi].clone().requires_grad_(True)
+            tr = trace[:, lo:hi].clone()
             x = stage2(generator, operator, z2, y_p, idx, steps2, lr2, model_lr, tr, bar,
                        steps)
             with torch.no_grad():
@@ -244,8 +288,8 @@ def recover_iagan(
         n_evals=T + 1, steps=T + 1, cut=0,
         info={"method": "iagan", "steps": steps, "lr": lr, "steps2": steps2, "lr2": lr2,
               "model_lr": model_lr, "restarts": R, "per_problem": per_problem,
-              "num_params": iagan_num_params(generator)},
+              "lane_width": lane_width, "num_params": iagan_num_params(generator)},
     )
 
 
-__all__ = ["IAGAN_SETTINGS", "iagan_num_params", "recover_iagan"]
+__all__ = ["IAGAN_CPU_LANES", "IAGAN_SETTINGS", "iagan_num_params", "recover_iagan"]

@@ -280,10 +280,11 @@ def _register_baseline(name: str, attr: str, *, settings: str | None = None,
 
 _register_baseline("lasso_dct", "recover_lasso_dct", label="Lasso-DCT", color="#7f8c8d",
                    needs_generator=False, cut=0, convex=True, restarts=1)
+# engine 3 (2026-12-01): images batched, stage 1 in lanes (gs.baselines.iagan); 2: one image
 _register_baseline("iagan", "recover_iagan", settings="IAGAN_SETTINGS",
                    budget_params=("steps", "steps2"), label="IAGAN", color="#2980b9", cut=0,
-                   batch_invariant=False)
-# engine 3 (2026-12-01): images batched in lanes (gs.baselines.mgan); 2 ran one at a time
+                   engine=3)
+# engine 3 (2026-12-01): images batched in lanes (gs.baselines.mgan); 2: one image per batch
 _register_baseline("mgan", "recover_mgan", settings="MGAN_SETTINGS", budget_params=("steps",),
                    label="mGANprior", color="#8e44ad", cut="paper", engine=3)
 _register_baseline("deep_decoder", "recover_deep_decoder", budget_params=("steps",),
