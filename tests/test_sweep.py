@@ -487,6 +487,10 @@ def test_batches_across_configurations():
         bs = E.batches(real_tasks(m=(100, 200), method=method, cut=cut))
         assert sorted(len(b) for b in bs) == [3, 3]
         assert all(len({t.m for t in b}) == 1 for b in bs)
+        many = real_tasks(images=[f"synthetic-{i:03d}" for i in range(23)], method=method,
+                          cut=cut)  # at most max_images (10) per batch, whatever max_batch
+        assert [len(b) for b in E.batches(many)] == [10, 10, 3]
+        assert [len(b) for b in E.batches(many, max_batch=4)] == [4] * 5 + [3]
     dd = real_tasks(m=(100, 200), method="deep_decoder", cut=0)
     assert all(len(b) == 1 for b in E.batches(dd))
     with pytest.raises(ValueError, match="max_operators"):

@@ -30,11 +30,12 @@ problem in stage 2 is ~4x the generator's weights (weights, gradient, two Adam
 moments): 57 MB for DCGAN, 34 MB for BEGAN-128, 673 MB for VAE-128; ``chunk_size``
 bounds the problems held at once. The caller's generator is never modified.
 
-On the CPU (``lane_width``, default :data:`IAGAN_CPU_LANES`) an image's result does not
-depend on the other images of its batch, bit for bit: its starts come from its own seed
-(``image_seeds``), stage 1 runs every problem in lanes of a fixed width
-(:func:`gs.recovery.in_lanes`), and stage 2 runs image by image (its ``R`` problems under
-one ``vmap``), as when the image is alone. Stage 1 then reads the dense measurement
+Stage 2 runs image by image (its ``R`` problems under one ``vmap``), unless
+``chunk_size`` says otherwise. On the CPU (``lane_width``, default
+:data:`IAGAN_CPU_LANES`) an image's result then does not depend on the other images of its
+batch, bit for bit: its starts come from its own seed (``image_seeds``), stage 1 runs
+every problem in lanes of a fixed width (:func:`gs.recovery.in_lanes`), and stage 2 sees
+what it sees when the image is alone. Stage 1 then reads the dense measurement
 matrix once per lane instead of once per image, which is where the time goes at
 ``R = 3`` problems (``bench/baselines.py``); stage 2, the weights' gradients and Adam
 moments of every problem, gains nothing from wider calls.
@@ -196,7 +197,8 @@ def recover_iagan(
         x_true: ground truth for the PSNR.
         per_problem: ``"vmap"`` (stacked weights under ``torch.vmap``) or ``"loop"``.
         chunk_size: at most this many problems at once (stage 1 and 2 per chunk); without
-            lanes only.
+            lanes only. Default: stage 1 for all problems at once, stage 2 image by image
+            (memory: ~4x the weights per problem, see above).
 
     Returns:
         :class:`~gs.recovery.RecoveryResult`: ``images`` the best restart's final output
@@ -244,12 +246,14 @@ def recover_iagan(
         lane_width = IAGAN_CPU_LANES.get(fam, 3) if device.type == "cpu" else None
     if lane_width is not None and chunk_size is not None:
         raise ValueError("chunk_size applies without lanes only; pass lane_width=None with it")
-    chunk = P if chunk_size is None else max(1, min(int(chunk_size), P))
-    # (stage-1 ranges, stage-2 ranges): in lanes, stage 1 at once and stage 2 per image
-    ranges = [(lo, min(P, lo + chunk)) for lo in range(0, P, chunk)]
-    stage1_ranges = [(0, P)] if lane_width is not None else ranges
-    stage2_ranges = ([(lo, lo + R) for lo in range(0, P, R)] if lane_width is not None
-                     else ranges)
+    # stage 1 over every problem at once (in lanes on the CPU), stage 2 image by image (its
+    # R weight copies under one vmap, as for an image alone); or both per chunk_size problems
+    if chunk_size is None:
+        stage1_ranges = [(0, P)]
+        stage2_ranges = [(lo, lo + R) for lo in range(0, P, R)]
+    else:
+        chunk = max(1, min(int(chunk_size), P))
+        stage1_ranges = stage2_ranges = [(lo, min(P, lo + chunk)) for lo in range(0, P, chunk)]
 
     T = steps + steps2
     trace = torch.full((T + 1, P), float("nan"), dtype=torch.float64)

@@ -69,6 +69,8 @@ class MethodSpec:
             :class:`~gs.operator_group.OperatorGroup` (one operator per ``(m, seed)``) and y
             padded, and calls ``fn(..., tasks=tasks)`` with the batch's tasks (``task`` is
             the first). Records stay those of each configuration run alone (tested).
+        max_images: at most this many images per batch (None: as many as the sweep
+            allows): for methods whose every image holds state of its own in memory.
         engine: the version of this method's numerics, stored with each record (column
             ``engine``); a sweep recomputes a record of another version. None:
             :data:`gs.recovery.ENGINE_VERSION`, the shared engine's. A method whose own
@@ -87,6 +89,7 @@ class MethodSpec:
     restarts: int | None = None
     batch_invariant: bool = True
     batch_across: tuple[str, ...] = ()
+    max_images: int | None = None
     engine: int | None = None
 
     @property
@@ -280,13 +283,19 @@ def _register_baseline(name: str, attr: str, *, settings: str | None = None,
 
 _register_baseline("lasso_dct", "recover_lasso_dct", label="Lasso-DCT", color="#7f8c8d",
                    needs_generator=False, cut=0, convex=True, restarts=1)
+#: Images per batch of mGANprior and IAGAN: 30 problems at 3 restarts, one CPU lane of the
+#: DCGAN's and the VAE's (gs.baselines.mgan.MGAN_CPU_LANES); it also bounds what a GPU batch
+#: holds (mGANprior's N codes per problem, IAGAN's first stage).
+BASELINE_BATCH_IMAGES = 10
+
 # engine 3 (2026-12-01): images batched, stage 1 in lanes (gs.baselines.iagan); 2: one image
 _register_baseline("iagan", "recover_iagan", settings="IAGAN_SETTINGS",
                    budget_params=("steps", "steps2"), label="IAGAN", color="#2980b9", cut=0,
-                   engine=3)
+                   max_images=BASELINE_BATCH_IMAGES, engine=3)
 # engine 3 (2026-12-01): images batched in lanes (gs.baselines.mgan); 2: one image per batch
 _register_baseline("mgan", "recover_mgan", settings="MGAN_SETTINGS", budget_params=("steps",),
-                   label="mGANprior", color="#8e44ad", cut="paper", engine=3)
+                   label="mGANprior", color="#8e44ad", cut="paper",
+                   max_images=BASELINE_BATCH_IMAGES, engine=3)
 _register_baseline("deep_decoder", "recover_deep_decoder", budget_params=("steps",),
                    label="Deep Decoder", color="#27ae60", needs_generator=False, cut=0,
                    batch_invariant=False)

@@ -37,7 +37,7 @@ import torch
 from gs.profiles import Profile
 from gs.sweep import grids
 from gs.sweep.cuts import chosen_cuts
-from gs.sweep.methods import get_method
+from gs.sweep.methods import BASELINE_BATCH_IMAGES, get_method
 from gs.sweep.tasks import Task
 
 #: L-BFGS iterations per outer step (torch.optim.LBFGS max_iter).
@@ -136,12 +136,6 @@ def _timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - t
 
 
-#: Images per calibration batch of a baseline that the sweep batches across images: the
-#: first 10 test images per set that the full profiles run the baselines on (30 problems
-#: at 3 restarts, one CPU lane of mGANprior and IAGAN for the DCGAN and the VAE).
-BASELINE_IMAGES = 10
-
-
 class Calibration:
     """Seconds per unit of work on one device, measured on first use and cached."""
 
@@ -211,11 +205,12 @@ class Calibration:
     def baseline(self, task: Task, m: int | None) -> float:
         """Seconds for one image of a baseline at the task's budget (linear in budget).
 
-        A baseline the sweep batches across images (``batch_invariant``) is timed on
-        :data:`BASELINE_IMAGES` images at once and the time divided among them; the others
-        on one image, as the sweep runs them."""
+        A baseline the sweep batches across images (``batch_invariant``) is timed on as
+        many images at once as the sweep puts in its batch (its ``max_images``, else
+        :data:`~gs.sweep.methods.BASELINE_BATCH_IMAGES`) and the time divided among them;
+        the others on one image, as the sweep runs them."""
         spec = get_method(task.method)
-        n = BASELINE_IMAGES if spec.batch_invariant else 1
+        n = (spec.max_images or BASELINE_BATCH_IMAGES) if spec.batch_invariant else 1
 
         def at(budget: float) -> Callable[[], object]:
             t = dataclasses.replace(task, extra={**task.options, "budget": budget})

@@ -103,7 +103,7 @@ def batches(tasks: Iterable[Task], max_batch: int | None = None,
     out: list[list[Task]] = []
     for group in groups.values():
         spec = get_method(group[0].method)
-        step = max_batch or len(group)
+        step = min(max_batch or len(group), spec.max_images or len(group))
         if not spec.batch_invariant:
             step = 1
         if not spec.batch_across:
