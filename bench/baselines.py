@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             steps = "/".join(str(r[k]) for k in ("steps", "steps2") if k in r)
             print(f"{method:5s} {family:5s} ({steps} steps): one image at a time "
                   f"{r['one_at_a_time_s_per_image']:.2f} s/image, lanes of {r['lanes']} "
+                  f"images "
                   f"{r['lanes_s_per_image']:.2f} s -> {r['speedup']:.2f}x (full budget "
                   f"{r['full_budget_one_at_a_time_s_per_image']:.0f} -> "
                   f"{r['full_budget_lanes_s_per_image']:.0f} s/image); "

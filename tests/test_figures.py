@@ -28,7 +28,8 @@ def _records(tasks, psnr):
         r = {c: None for c in COLUMNS}
         r.update(t.config(), key=t.key, psnr=p, ssim=min(1.0, 0.5 + p / 100), loss=1e-3,
                  seconds=1.5, n=3 * t.image_size**2, ratio=t.m / (3 * t.image_size**2),
-                 device="cpu", gs_version="0", torch_version="x", diverged=0)
+                 device="cpu", gs_version="0", torch_version="x", diverged=0,
+                 engine=sweep.get_method(t.method).engine_version)
         out.append(r)
     return out
 
@@ -79,6 +80,12 @@ def test_table_store_answers_lookups_and_never_recomputes(store, tasks):
         lookup(reloaded, tasks, keep_images=True)
     with pytest.raises(ValueError, match="lacks the columns"):
         results.table_store(store.to_frame().drop(columns=["psnr"]))
+    # a record of another engine than its method's (a sweep would recompute it) is refused
+    old = store.to_frame()
+    old.loc[old.key == tasks[1].key, "engine"] = 1
+    with pytest.raises(MissingResults, match=r"1 of 4 records are of another engine version "
+                                             r"than their method's .* engine 1, now 2"):
+        lookup(results.table_store(old), tasks)
 
 
 def test_images_archive_round_trip(store, tasks, tmp_path):

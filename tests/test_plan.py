@@ -48,7 +48,7 @@ def test_the_paper_profile_plans_without_its_data():
 
 class ConstantCosts:
     """A calibration with known costs: 1 ms per problem-iteration at m = 100 plus
-    1 us per measurement; 2 s per baseline image; 0.5 s per Lasso image."""
+    1 us per measurement; 2 s per baseline batch; 0.5 s per Lasso image."""
 
     def iteration(self, task, m):
         return 1e-3 + 1e-6 * (m or 0)
@@ -61,12 +61,20 @@ class ConstantCosts:
 
 
 def test_projection_scales_the_calibration_by_iterations_restarts_and_m(smoke_plan):
+    from collections import Counter
+
+    from gs.sweep.runner import batch_key
+
     seconds = project(smoke_plan, ConstantCosts())
+    groups = Counter(batch_key(t) for ts in smoke_plan.values() for t in ts)
     for stem, tasks in smoke_plan.items():
         expected = 0.0
         for t in tasks:
-            if t.method in ("iagan", "mgan", "deep_decoder"):
+            if t.method == "deep_decoder":  # one image per batch
                 expected += 2.0
+            elif t.method in ("iagan", "mgan"):  # up to 10 images share a padded batch
+                g = groups[batch_key(t)]
+                expected += 2.0 * -(-g // 10) / g
             elif t.method == "lasso_dct":
                 expected += 0.5
             else:  # an Adam step (08's fair baseline) is one evaluation
@@ -75,13 +83,26 @@ def test_projection_scales_the_calibration_by_iterations_restarts_and_m(smoke_pl
         assert seconds[stem] == pytest.approx(expected, rel=1e-9), stem
 
 
-def test_calibration_times_real_work_of_each_kind(smoke_plan):
+def test_calibration_times_real_work_of_each_kind(smoke_plan, monkeypatch):
     """One surgery, one baseline and one Lasso task of the smoke plan, calibrated on
-    the CPU: positive, finite seconds, and a baseline costs more at a larger budget."""
+    the CPU: positive, finite seconds, and a baseline costs more at a larger budget;
+    mGANprior's batch is timed on the 10 images the sweep batches, Deep Decoder's on one."""
     import dataclasses
     import math
 
-    from gs.sweep.plan import Calibration, task_seconds
+    from gs.sweep import methods
+    from gs.sweep.plan import Calibration, batch_images, task_seconds
+
+    seen = {}
+    for name in ("mgan", "deep_decoder"):
+        spec = methods.METHODS[name]
+
+        def counting(*args, _fn=spec.fn, _name=name, **kw):
+            seen.setdefault(_name, set()).add(len(args[5]))  # the batch's image names
+            return _fn(*args, **kw)
+
+        monkeypatch.setitem(methods.METHODS, name, dataclasses.replace(spec, fn=counting))
+    assert (batch_images("mgan"), batch_images("deep_decoder")) == (10, 1)
 
     cal = Calibration("cpu", batch=2)
     tasks = [t for ts in smoke_plan.values() for t in ts]
@@ -94,6 +115,7 @@ def test_calibration_times_real_work_of_each_kind(smoke_plan):
         assert math.isfinite(s) and s > 0, t.method
     bigger = dataclasses.replace(dd, extra={**dd.options, "budget": 0.5})
     assert task_seconds(bigger, cal, {}) > task_seconds(dd, cal, {})
+    assert seen == {"mgan": {10}, "deep_decoder": {1}}
 
 
 def test_the_plan_is_exactly_what_the_figures_of_02_to_08_fetch(tmp_path):

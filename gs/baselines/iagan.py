@@ -70,11 +70,10 @@ IAGAN_SETTINGS: dict[str, dict] = {
 }
 """The paper's IAGAN settings per model family (stage-1 steps/lr, stage-2 steps/lrs)."""
 
-IAGAN_CPU_LANES: dict[str, int] = {"dcgan": 30, "began": 15, "vae": 30}
-"""Problems per stage-1 generator and operator call on the CPU, per model family (ours,
-measured on 2 threads: the narrowest width at which a call runs at about its batched speed,
-a multiple of 3 restarts; ``bench/baselines.py``). Other generators: 3, one image's
-restarts."""
+IAGAN_CPU_LANES: dict[str, int] = {"dcgan": 10, "began": 5, "vae": 10}
+"""Images per stage-1 generator and operator call on the CPU, per model family (a lane
+holds their ``R`` restarts each; measured on 2 threads as
+:data:`gs.baselines.mgan.MGAN_CPU_LANES`, ``bench/baselines.py``). Other generators: 1."""
 
 PER_PROBLEM = ("vmap", "loop")
 
@@ -191,14 +190,14 @@ def recover_iagan(
         init_latents: explicit initial latents ``(B, R, *latent_shapes(0)[0])`` instead.
         image_seeds: one seed per image instead (``B`` ints): image ``b``'s ``R`` starts
             drawn from a generator seeded with ``image_seeds[b]``.
-        lane_width: problems per stage-1 call (:func:`gs.recovery.in_lanes`), stage 2 then
-            image by image; ``"auto"``: :data:`IAGAN_CPU_LANES` of the family on the CPU,
-            None elsewhere (no lanes: both stages per chunk of ``chunk_size`` problems).
+        lane_width: problems per stage-1 call (:func:`gs.recovery.in_lanes`); ``"auto"``:
+            ``R`` times :data:`IAGAN_CPU_LANES` of the family on the CPU unless
+            ``chunk_size`` is given, else None (one call per range of problems).
         x_true: ground truth for the PSNR.
         per_problem: ``"vmap"`` (stacked weights under ``torch.vmap``) or ``"loop"``.
-        chunk_size: at most this many problems at once (stage 1 and 2 per chunk); without
-            lanes only. Default: stage 1 for all problems at once, stage 2 image by image
-            (memory: ~4x the weights per problem, see above).
+        chunk_size: at most this many problems at once (stage 1 and 2 per chunk, no lanes:
+            a result then depends on its chunk). Default: stage 1 for all problems at
+            once, stage 2 image by image (memory: ~4x the weights per problem, see above).
 
     Returns:
         :class:`~gs.recovery.RecoveryResult`: ``images`` the best restart's final output
@@ -243,9 +242,11 @@ def recover_iagan(
         z_all = z_all.to(device)
     idx_all = problem_index(B, R, device)
     if lane_width == "auto":
-        lane_width = IAGAN_CPU_LANES.get(fam, 3) if device.type == "cpu" else None
+        lanes_here = device.type == "cpu" and chunk_size is None
+        lane_width = R * IAGAN_CPU_LANES.get(fam, 1) if lanes_here else None
     if lane_width is not None and chunk_size is not None:
-        raise ValueError("chunk_size applies without lanes only; pass lane_width=None with it")
+        raise ValueError(f"chunk_size ({chunk_size}) and lane_width ({lane_width}) exclude "
+                         "each other: lanes run stage 1 over every problem")
     # stage 1 over every problem at once (in lanes on the CPU), stage 2 image by image (its
     # R weight copies under one vmap, as for an image alone); or both per chunk_size problems
     if chunk_size is None:

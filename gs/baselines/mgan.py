@@ -17,7 +17,7 @@ Per-model settings (docs/paper.md, "Baselines") are in :data:`MGAN_SETTINGS`. Th
 generator runs in eval mode with frozen weights, so ``B * R`` problems (each with its
 ``N`` codes) are one batch: the head runs on ``B * R * N`` codes at once. On the CPU the
 problems go through the generator and the operator in lanes of a fixed number of
-problems (:func:`gs.recovery.in_lanes`, :data:`MGAN_CPU_LANES`), and each
+images (:func:`gs.recovery.in_lanes`, :data:`MGAN_CPU_LANES`), and each
 image's starts are drawn from its own seed (``image_seeds``), so an image's result is the
 same, bit for bit, whichever other images share its batch. Lanes of 30 problems (10
 images x 3 restarts) halve the DCGAN's and the VAE's time per image against one image at
@@ -58,11 +58,11 @@ MGAN_SETTINGS: dict[str, dict] = {
 }
 """The paper's mGANprior settings per model family: cut, number of codes, Adam steps, lr."""
 
-MGAN_CPU_LANES: dict[str, int] = {"dcgan": 30, "began": 3, "vae": 30}
-"""Problems per generator and operator call on the CPU, per model family (ours, measured
-on 2 threads by ``bench/baselines.py``: the narrowest width at which a call runs at its
-batched speed; the BEGAN is no faster in wider calls). Other generators: 3, one image's
-restarts."""
+MGAN_CPU_LANES: dict[str, int] = {"dcgan": 10, "began": 1, "vae": 10}
+"""Images per generator and operator call on the CPU, per model family: a lane holds
+their ``R`` restarts each, ``10 R`` problems (30 at the paper's 3 restarts: about the
+narrowest call that runs at its batched speed on 2 threads, ``bench/baselines.py``); the
+BEGAN is no faster in wider calls and keeps one image per lane. Other generators: 1."""
 
 
 def mgan_render(
@@ -126,8 +126,8 @@ def recover_mgan(
             problems are drawn, as above, from a generator seeded with
             ``image_seeds[b]``, so an image's starts do not depend on its batch.
         lane_width: problems per generator and operator call (:func:`gs.recovery.in_lanes`);
-            ``"auto"``: :data:`MGAN_CPU_LANES` of the family on the CPU, one call for all
-            on other devices.
+            ``"auto"``: ``R`` times :data:`MGAN_CPU_LANES` of the family on the CPU (a
+            batch of fewer images pays for a full lane), one call for all elsewhere.
         x_true: ground truth for the PSNR.
 
     Returns:
@@ -180,7 +180,7 @@ def recover_mgan(
     variables = [t.to(device).requires_grad_(True) for t in init]
     idx = problem_index(B, R, device)
     if lane_width == "auto":
-        lane_width = MGAN_CPU_LANES.get(fam, 3) if device.type == "cpu" else None
+        lane_width = R * MGAN_CPU_LANES.get(fam, 1) if device.type == "cpu" else None
 
     def render() -> Tensor:
         return in_lanes(lambda *v: mgan_render(generator, *v, cut=cut), *variables,

@@ -22,6 +22,7 @@ from gs import plotting, sweep
 from gs.profiles import Profile, get_profile
 from gs.samples import SampleSheet
 from gs.sweep import ResultsStore, Task
+from gs.sweep.methods import get_method
 
 
 class MissingResults(LookupError):
@@ -80,19 +81,32 @@ def notebook_source(store: ResultsStore, device: str = "cpu") -> Source:
 def lookup(store: ResultsStore, tasks: Sequence[Task], keep_images: bool = False
            ) -> pd.DataFrame:
     """The stored records of ``tasks``, never computing any: a :class:`MissingResults`
-    error counts the missing ones and describes the first."""
+    error counts the missing ones, or those computed by another engine version than their
+    method's (which a sweep would recompute), and describes the first."""
     tasks = list({t.key: t for t in tasks}.values())
     have = store.done_keys() & (store.image_keys() if keep_images else store.done_keys())
     missing = [t for t in tasks if t.key not in have]
+    rerun = "run the notebook that computes them (python -m gs.notebooks) and export again"
     if missing:
         t = missing[0]
         what = "records with their images" if keep_images else "records"
         raise MissingResults(
             f"{len(missing)} of {len(tasks)} {what} are not in the results table (first: "
-            f"{t.method} {t.model or '-'} cut {t.cut} on {t.image_set}/{t.image}, operator "
-            f"{t.operator}, m={t.m}, steps={t.steps}, restarts={t.restarts}); run the "
-            "notebook that computes them (python -m gs.notebooks) and export again")
+            f"{_describe(t)}); {rerun}")
+    engines = store.engines()
+    stale = [t for t in tasks if engines[t.key] != get_method(t.method).engine_version]
+    if stale:
+        t = stale[0]
+        raise MissingResults(
+            f"{len(stale)} of {len(tasks)} records are of another engine version than their "
+            f"method's (first: {_describe(t)}, engine {engines[t.key]}, now "
+            f"{get_method(t.method).engine_version}); {rerun}")
     return store.query(keys=[t.key for t in tasks])
+
+
+def _describe(t: Task) -> str:
+    return (f"{t.method} {t.model or '-'} cut {t.cut} on {t.image_set}/{t.image}, operator "
+            f"{t.operator}, m={t.m}, steps={t.steps}, restarts={t.restarts}")
 
 
 def table_source(store: ResultsStore, truth: Mapping[tuple, Tensor] | None = None,

@@ -283,19 +283,21 @@ def _register_baseline(name: str, attr: str, *, settings: str | None = None,
 
 _register_baseline("lasso_dct", "recover_lasso_dct", label="Lasso-DCT", color="#7f8c8d",
                    needs_generator=False, cut=0, convex=True, restarts=1)
-#: Images per batch of mGANprior and IAGAN: 30 problems at 3 restarts, one CPU lane of the
-#: DCGAN's and the VAE's (gs.baselines.mgan.MGAN_CPU_LANES); it also bounds what a GPU batch
-#: holds (mGANprior's N codes per problem, IAGAN's first stage).
+#: Images per batch of mGANprior and IAGAN: one CPU lane of the DCGAN's and the VAE's
+#: (gs.baselines.mgan.MGAN_CPU_LANES); it also bounds what a GPU batch holds (mGANprior's N
+#: codes per problem, IAGAN's first stage).
 BASELINE_BATCH_IMAGES = 10
 
-# engine 3 (2026-12-01): images batched, stage 1 in lanes (gs.baselines.iagan); 2: one image
+# mGANprior's and IAGAN's engines: 2, one image per batch; 3 (2026-12-01, first try), lanes
+# of a fixed number of problems; 4 (2026-12-01), lanes of a fixed number of images
+# engine 4: images batched, stage 1 in lanes (gs.baselines.iagan)
 _register_baseline("iagan", "recover_iagan", settings="IAGAN_SETTINGS",
                    budget_params=("steps", "steps2"), label="IAGAN", color="#2980b9", cut=0,
-                   max_images=BASELINE_BATCH_IMAGES, engine=3)
-# engine 3 (2026-12-01): images batched in lanes (gs.baselines.mgan); 2: one image per batch
+                   max_images=BASELINE_BATCH_IMAGES, engine=4)
+# engine 4: images batched in lanes (gs.baselines.mgan)
 _register_baseline("mgan", "recover_mgan", settings="MGAN_SETTINGS", budget_params=("steps",),
                    label="mGANprior", color="#8e44ad", cut="paper",
-                   max_images=BASELINE_BATCH_IMAGES, engine=3)
+                   max_images=BASELINE_BATCH_IMAGES, engine=4)
 _register_baseline("deep_decoder", "recover_deep_decoder", budget_params=("steps",),
                    label="Deep Decoder", color="#27ae60", needs_generator=False, cut=0,
                    batch_invariant=False)

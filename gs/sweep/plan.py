@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
 from unittest import mock
@@ -203,14 +204,11 @@ class Calibration:
         return self._memo(("iteration", task.model, task.cut, task.operator, m), measure)
 
     def baseline(self, task: Task, m: int | None) -> float:
-        """Seconds for one image of a baseline at the task's budget (linear in budget).
-
-        A baseline the sweep batches across images (``batch_invariant``) is timed on as
-        many images at once as the sweep puts in its batch (its ``max_images``, else
-        :data:`~gs.sweep.methods.BASELINE_BATCH_IMAGES`) and the time divided among them;
-        the others on one image, as the sweep runs them."""
+        """Seconds of one batch of a baseline at the task's budget (linear in budget), of
+        :func:`batch_images` images: as many as the sweep puts in one batch of a method
+        it batches across images (one CPU lane), else one."""
         spec = get_method(task.method)
-        n = (spec.max_images or BASELINE_BATCH_IMAGES) if spec.batch_invariant else 1
+        n = batch_images(task.method)
 
         def at(budget: float) -> Callable[[], object]:
             t = dataclasses.replace(task, extra={**task.options, "budget": budget})
@@ -241,8 +239,7 @@ class Calibration:
             self._cache[key + ("slope",)], self._cache[key + ("intercept",)] = slope, intercept
             self.log(f"  calibrated {key}: {intercept:.3g} s + {slope:.3g} s per budget, "
                      f"{n} image(s)")
-        per_batch = self._cache[key + ("intercept",)] + self._cache[key + ("slope",)] * budget
-        return per_batch / n
+        return self._cache[key + ("intercept",)] + self._cache[key + ("slope",)] * budget
 
     def convex(self, task: Task, m: int | None) -> float:
         """Seconds for one image of a convex method at the task's tolerance."""
@@ -255,6 +252,13 @@ class Calibration:
         return self._memo(("convex", task.method, task.image_size, task.operator, m), measure)
 
 
+def batch_images(method: str) -> int:
+    """Images per full batch of ``method`` in a sweep: its ``max_images`` (else
+    :data:`~gs.sweep.methods.BASELINE_BATCH_IMAGES`) if it batches across images, else 1."""
+    spec = get_method(method)
+    return (spec.max_images or BASELINE_BATCH_IMAGES) if spec.batch_invariant else 1
+
+
 def _interpolated(cost: Callable[[int | None], float], m: int | None, lo: int | None,
                   hi: int | None) -> float:
     """``cost(m)`` from the costs at the smallest and largest m (linear in m)."""
@@ -264,8 +268,11 @@ def _interpolated(cost: Callable[[int | None], float], m: int | None, lo: int | 
     return a + (b - a) * (m - lo) / (hi - lo)
 
 
-def task_seconds(task: Task, cal: Calibration, m_range: dict) -> float:
-    """Projected seconds of one task (one image) on the calibrated device."""
+def task_seconds(task: Task, cal: Calibration, m_range: dict, group: int = 1) -> float:
+    """Projected seconds of one task (one image) on the calibrated device. A baseline's
+    batch costs the same however few of its images are real (CPU lanes pad them), so its
+    tasks share ``ceil(group / k) / group`` batches, ``group`` the tasks that may share
+    its batches and ``k`` :func:`batch_images`."""
     spec = get_method(task.method)
     lo, hi = m_range.get((task.image_size, task.operator), (task.m, task.m))
     m = task.m
@@ -274,7 +281,8 @@ def task_seconds(task: Task, cal: Calibration, m_range: dict) -> float:
     if spec.convex:
         return _interpolated(lambda m: cal.convex(task, m), m, lo, hi)
     if spec.budget_params:
-        return _interpolated(lambda m: cal.baseline(task, m), m, lo, hi)
+        share = math.ceil(group / batch_images(task.method)) / group
+        return share * _interpolated(lambda m: cal.baseline(task, m), m, lo, hi)
     per_step = 1 if task.options.get("optimizer") == "adam" else ITERATIONS_PER_STEP
     iters = task.steps * per_step * task.restarts
     return iters * _interpolated(lambda m: cal.iteration(task, m), m, lo, hi)
@@ -289,5 +297,9 @@ def project(tasks_by_notebook: dict[str, list[Task]], cal: Calibration) -> dict[
                 k = (t.image_size, t.operator)
                 a, b = m_range.get(k, (t.m, t.m))
                 m_range[k] = (min(a, t.m), max(b, t.m))
-    return {stem: math.fsum(task_seconds(t, cal, m_range) for t in tasks)
+    from gs.sweep.runner import batch_key
+
+    groups = Counter(batch_key(t) for tasks in tasks_by_notebook.values() for t in tasks)
+    return {stem: math.fsum(task_seconds(t, cal, m_range, groups[batch_key(t)])
+                            for t in tasks)
             for stem, tasks in tasks_by_notebook.items()}

@@ -228,7 +228,8 @@ def _run(tasks: Sequence[Task], device: str) -> tuple[list[dict], Tensor]:
         gs_version=gs.__version__, torch_version=torch.__version__,
         timestamp=datetime.now(UTC).isoformat(timespec="seconds"), hostname=socket.gethostname(),
         threads=torch.get_num_threads(), lane_width=info.get("lane_width", lanes),
-        batch_invariant=int(spec.batch_invariant and lanes is not None),
+        batch_invariant=int(spec.batch_invariant and lanes is not None
+                            and info.get("lane_width", lanes) is not None),
         engine=spec.engine_version,
     )
     records = [

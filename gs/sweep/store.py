@@ -147,14 +147,9 @@ class ResultsStore:
         with self._connection() as con:
             return {k for (k,) in con.execute(f"SELECT key FROM {table}")}
 
-    def done_keys(self, engine: int | None = None) -> set[str]:
-        """Keys of every stored record, or of those computed by ``engine`` (a
-        :data:`gs.recovery.ENGINE_VERSION`; records from before the column count as 1)."""
-        if engine is None:
-            return self._keys("results")
-        with self._connection() as con:
-            return {k for (k,) in con.execute(
-                "SELECT key FROM results WHERE COALESCE(engine, 1) = ?", (int(engine),))}
+    def done_keys(self) -> set[str]:
+        """Keys of every stored record (of any engine version: :meth:`engines`)."""
+        return self._keys("results")
 
     def engines(self) -> dict[str, int]:
         """The engine version of every stored record, by key (records from before the
