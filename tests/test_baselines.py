@@ -204,30 +204,6 @@ def test_mgan_batched_equals_one_at_a_time(tiny_dcgan):
         assert torch.allclose(one.images[0], both.images[b], atol=1e-5)
 
 
-@pytest.mark.parametrize("width", [4, "auto"], ids=["lanes-of-4", "cpu-lanes"])
-def test_mgan_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, width):
-    """With a seed per image, an image recovered alone, or with others before or after it,
-    gives the same bits (lanes of 4 problems cut across images; the CPU's are 30 wide; in
-    one call for all ten images, without lanes, the bits differ)."""
-    rng = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        x = tiny_dcgan(tiny_dcgan.sample_latents(10, 0, generator=rng), cut=0).clamp(0, 1)
-    op = make_operator("cs", (3, 64, 64), m=300, generator=rng)
-    y = op.measure(x, generator=rng)
-    seeds = list(range(11, 21))
-    kw = dict(restarts=3, steps=3, n_codes=3, lane_width=width)
-    every = recover_mgan(tiny_dcgan, op, y, image_seeds=seeds, **kw)
-    assert every.info["lane_width"] == (4 if width == 4 else 3 * MGAN_CPU_LANES["dcgan"])
-    for rows in ([0], [7], [9, 3], [4, 5, 6, 7, 8]):
-        part = recover_mgan(tiny_dcgan, op, y[rows], image_seeds=[seeds[r] for r in rows], **kw)
-        for k, r in enumerate(rows):
-            assert torch.equal(part.images[k], every.images[r]), (rows, r)
-            assert torch.equal(part.restart_losses[k], every.restart_losses[r]), (rows, r)
-            assert torch.equal(part.trace[:, k], every.trace[:, r]), (rows, r)
-    with pytest.raises(ValueError, match="image_seeds has 2 seeds for 10 images"):
-        recover_mgan(tiny_dcgan, op, y, image_seeds=seeds[:2], **kw)
-
-
 # ------------------------------------------------------------------------- IAGAN
 def test_iagan_recovers_sample_and_leaves_generator_untouched(tiny_dcgan):
     x, op, y = sample_problem(tiny_dcgan)
@@ -270,29 +246,36 @@ def test_iagan_restarts_are_independent(tiny_dcgan):
     assert torch.allclose(chunked.trace[:, 1], three.trace[:, 0], rtol=2e-2)
 
 
+# ------------------------------------------------------- batching (both baselines)
+@pytest.mark.parametrize("method", ["mgan", "iagan"])
 @pytest.mark.parametrize("width", [4, "auto"], ids=["lanes-of-4", "cpu-lanes"])
-def test_iagan_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, width):
-    """As for mGANprior: stage 1 in lanes across images, stage 2 image by image."""
-    rng = torch.Generator().manual_seed(4)
+def test_baseline_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, method, width):
+    """With a seed per image, an image recovered alone, or with others before or after it,
+    gives the same bits: lanes of 4 problems cut across images, the CPU's hold 10 images
+    (mGANprior's calls, IAGAN's first stage; its second runs image by image). In one call
+    for all ten images, without lanes, the bits differ."""
+    fn, lanes, extra = {"mgan": (recover_mgan, MGAN_CPU_LANES, {"n_codes": 3}),
+                        "iagan": (recover_iagan, IAGAN_CPU_LANES, {"steps2": 2})}[method]
+    rng = torch.Generator().manual_seed(3)
     with torch.no_grad():
         x = tiny_dcgan(tiny_dcgan.sample_latents(10, 0, generator=rng), cut=0).clamp(0, 1)
     op = make_operator("cs", (3, 64, 64), m=300, generator=rng)
     y = op.measure(x, generator=rng)
-    seeds = list(range(21, 31))
-    kw = dict(restarts=3, steps=3, steps2=2, lane_width=width)
-    every = recover_iagan(tiny_dcgan, op, y, image_seeds=seeds, **kw)
-    assert every.info["lane_width"] == (4 if width == 4 else 3 * IAGAN_CPU_LANES["dcgan"])
+    seeds = list(range(11, 21))
+    kw = dict(restarts=3, steps=3, lane_width=width, **extra)
+    every = fn(tiny_dcgan, op, y, image_seeds=seeds, **kw)
+    assert every.info["lane_width"] == (4 if width == 4 else 3 * lanes["dcgan"])
     for rows in ([0], [7], [9, 3], [4, 5, 6, 7, 8]):
-        part = recover_iagan(tiny_dcgan, op, y[rows], image_seeds=[seeds[r] for r in rows], **kw)
+        part = fn(tiny_dcgan, op, y[rows], image_seeds=[seeds[r] for r in rows], **kw)
         for k, r in enumerate(rows):
             assert torch.equal(part.images[k], every.images[r]), (rows, r)
             assert torch.equal(part.restart_losses[k], every.restart_losses[r]), (rows, r)
             assert torch.equal(part.trace[:, k], every.trace[:, r]), (rows, r)
     with pytest.raises(ValueError, match="image_seeds has 2 seeds for 10 images"):
-        recover_iagan(tiny_dcgan, op, y, image_seeds=seeds[:2], **kw)
-    if width == 4:
+        fn(tiny_dcgan, op, y, image_seeds=seeds[:2], **kw)
+    if method == "iagan" and width == 4:
         with pytest.raises(ValueError, match=r"chunk_size \(3\) and lane_width \(4\) exclude"):
-            recover_iagan(tiny_dcgan, op, y, chunk_size=3, **kw)
+            fn(tiny_dcgan, op, y, chunk_size=3, **kw)
 
 
 # -------------------------------------------------------------------- bookkeeping
