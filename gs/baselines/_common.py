@@ -68,6 +68,24 @@ def draw_per_problem(
     return [torch.stack(ts) for ts in out]
 
 
+def draw_per_image(
+    image_seeds: Sequence[int],
+    B: int,
+    R: int,
+    shapes: Sequence[tuple[int, ...]],
+    *,
+    dtype: torch.dtype = torch.float32,
+) -> list[Tensor]:
+    """:func:`draw_per_problem` of each image's ``R`` problems from a CPU generator seeded
+    with its own ``image_seeds[b]``, concatenated image-major: an image's starts do not
+    depend on the other images of its batch. Returns tensors ``(B * R, *shape)``."""
+    if len(image_seeds) != B:
+        raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
+    per_image = [draw_per_problem(R, shapes, torch.Generator().manual_seed(int(seed)),
+                                  dtype=dtype) for seed in image_seeds]
+    return [torch.cat(parts) for parts in zip(*per_image, strict=True)]
+
+
 def problem_index(B: int, R: int, device: torch.device) -> Tensor:
     """``(B * R,)`` image index of every problem, image-major (problem ``b * R + r``)."""
     return torch.arange(B * R, device=device) // R

@@ -54,6 +54,7 @@ from torch.func import functional_call
 from gs.baselines._common import (
     check_restarts,
     check_same_device,
+    draw_per_image,
     draw_per_problem,
     model_family,
     problem_index,
@@ -231,10 +232,8 @@ def recover_iagan(
                              f"{tuple(init_latents.shape)}")
         z_all = init_latents.reshape(P, *shape0).to(device=device, dtype=dtype)
     elif image_seeds is not None:
-        if len(image_seeds) != B:
-            raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
-        z_all = torch.cat([draw_per_problem(R, [shape0], torch.Generator().manual_seed(int(i)),
-                                            dtype=dtype)[0] for i in image_seeds]).to(device)
+        (z_all,) = draw_per_image(image_seeds, B, R, [shape0], dtype=dtype)
+        z_all = z_all.to(device)
     else:
         if rng is None:
             rng = torch.Generator().manual_seed(seed)

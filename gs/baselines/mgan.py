@@ -42,6 +42,7 @@ from torch import Tensor
 from gs.baselines._common import (
     check_restarts,
     check_same_device,
+    draw_per_image,
     draw_per_problem,
     model_family,
     problem_index,
@@ -170,11 +171,7 @@ def recover_mgan(
     if rng is None:
         rng = torch.Generator().manual_seed(seed)
     if image_seeds is not None:
-        if len(image_seeds) != B:
-            raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
-        per_image = [draw_per_problem(R, draw_shapes, torch.Generator().manual_seed(int(s_)),
-                                      dtype=dtype) for s_ in image_seeds]
-        init = [torch.cat(parts) for parts in zip(*per_image, strict=True)]
+        init = draw_per_image(image_seeds, B, R, draw_shapes, dtype=dtype)
     else:
         init = draw_per_problem(P, draw_shapes, rng, dtype=dtype)
     variables = [t.to(device).requires_grad_(True) for t in init]

@@ -290,11 +290,9 @@ BASELINE_BATCH_IMAGES = 10
 
 # mGANprior's and IAGAN's engines: 2, one image per batch; 3 (2026-12-01, first try), lanes
 # of a fixed number of problems; 4 (2026-12-01), lanes of a fixed number of images
-# engine 4: images batched, stage 1 in lanes (gs.baselines.iagan)
 _register_baseline("iagan", "recover_iagan", settings="IAGAN_SETTINGS",
                    budget_params=("steps", "steps2"), label="IAGAN", color="#2980b9", cut=0,
                    max_images=BASELINE_BATCH_IMAGES, engine=4)
-# engine 4: images batched in lanes (gs.baselines.mgan)
 _register_baseline("mgan", "recover_mgan", settings="MGAN_SETTINGS", budget_params=("steps",),
                    label="mGANprior", color="#8e44ad", cut="paper",
                    max_images=BASELINE_BATCH_IMAGES, engine=4)
