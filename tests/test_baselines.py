@@ -11,6 +11,7 @@ import scipy.fft
 import torch
 
 from gs.baselines import (
+    DD_CPU_LANES,
     IAGAN_CPU_LANES,
     MGAN_CPU_LANES,
     MGAN_SETTINGS,
@@ -23,7 +24,13 @@ from gs.baselines import (
 from gs.baselines.lasso_dct import dct2, idct2, lasso_objective
 from gs.baselines.mgan import mgan_render
 from gs.models import build
-from gs.models.deep_decoder import DeepDecoder, batched_forward, init_params, num_params
+from gs.models.deep_decoder import (
+    DeepDecoder,
+    batched_forward,
+    init_params,
+    num_params,
+    upsample_matrix,
+)
 from gs.operators import make_operator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -124,10 +131,35 @@ def test_deep_decoder_parameter_count(k, depth, size, count):
 def test_deep_decoder_batched_forward_is_one_module_per_problem():
     params, z = init_params(3, 6, 3, torch.Generator().manual_seed(0))
     out = batched_forward(params, z, 16)
+    interpolated = batched_forward(params, z, 16, resize="interpolate")
     for p in range(3):
         dd = DeepDecoder(6, 3, 16).train()
         dd.load_state_dict({n: v[p] for n, v in params.items()}, strict=False)
-        assert torch.allclose(dd(z[p : p + 1])[0], out[p], atol=1e-6)
+        ref = dd(z[p : p + 1])[0]
+        assert torch.allclose(ref, out[p], atol=1e-6)
+        assert torch.allclose(ref, interpolated[p], atol=1e-6)
+    with pytest.raises(ValueError, match="resize must be 'matrix' or 'interpolate'"):
+        batched_forward(params, z, 16, resize="nearest")
+
+
+@pytest.mark.parametrize(("s_in", "s_out"), [(2, 8), (8, 16), (32, 64), (64, 128), (5, 7)])
+def test_deep_decoder_resizes_as_bilinear_interpolation(s_in, s_out):
+    """Two products with the interpolation matrix are F.interpolate's bilinear resize with
+    align_corners (the authors' layer), up to rounding, and so are their gradients."""
+    import torch.nn.functional as F
+
+    x = torch.randn(2, 4, s_in, s_in, requires_grad=True)
+    U = upsample_matrix(s_in, s_out)
+    assert U.shape == (s_out, s_in) and torch.allclose(U.sum(1), torch.ones(s_out))
+    ours = U @ x @ U.T
+    ref = F.interpolate(x, size=(s_out, s_out), mode="bilinear", align_corners=True)
+    assert torch.allclose(ours, ref, atol=1e-5)
+    g = torch.randn_like(ref)
+    (g_ours,) = torch.autograd.grad(ours, x, g)
+    (g_ref,) = torch.autograd.grad(ref, x, g)
+    assert torch.allclose(g_ours, g_ref, atol=1e-4)
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        upsample_matrix(0, 4)
 
 
 def test_deep_decoder_fits_smooth_image():
@@ -246,16 +278,20 @@ def test_iagan_restarts_are_independent(tiny_dcgan):
     assert torch.allclose(chunked.trace[:, 1], three.trace[:, 0], rtol=2e-2)
 
 
-# ------------------------------------------------------- batching (both baselines)
-@pytest.mark.parametrize("method", ["mgan", "iagan"])
+# ---------------------------------------------------- batching (three baselines)
+@pytest.mark.parametrize("method", ["mgan", "iagan", "deep_decoder"])
 @pytest.mark.parametrize("width", [4, "auto"], ids=["lanes-of-4", "cpu-lanes"])
 def test_baseline_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, method, width):
     """With a seed per image, an image recovered alone, or with others before or after it,
     gives the same bits: lanes of 4 problems cut across images, the CPU's hold 10 images
-    (mGANprior's calls, IAGAN's first stage; its second runs image by image). In one call
-    for all ten images, without lanes, the bits differ."""
-    fn, lanes, extra = {"mgan": (recover_mgan, MGAN_CPU_LANES, {"n_codes": 3}),
-                        "iagan": (recover_iagan, IAGAN_CPU_LANES, {"steps2": 2})}[method]
+    (mGANprior's calls, IAGAN's first stage, Deep Decoder's networks; IAGAN's second stage
+    runs image by image). In one call for all ten images, without lanes, the bits differ."""
+    fn, lanes, extra = {
+        "mgan": (recover_mgan, MGAN_CPU_LANES["dcgan"], {"n_codes": 3}),
+        "iagan": (recover_iagan, IAGAN_CPU_LANES["dcgan"], {"steps2": 2}),
+        "deep_decoder": (lambda _g, *a, **k: recover_deep_decoder(None, *a, **k), DD_CPU_LANES,
+                         {"k": 8, "depth": 3}),
+    }[method]
     rng = torch.Generator().manual_seed(3)
     with torch.no_grad():
         x = tiny_dcgan(tiny_dcgan.sample_latents(10, 0, generator=rng), cut=0).clamp(0, 1)
@@ -264,13 +300,21 @@ def test_baseline_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, m
     seeds = list(range(11, 21))
     kw = dict(restarts=3, steps=3, lane_width=width, **extra)
     every = fn(tiny_dcgan, op, y, image_seeds=seeds, **kw)
-    assert every.info["lane_width"] == (4 if width == 4 else 3 * lanes["dcgan"])
-    for rows in ([0], [7], [9, 3], [4, 5, 6, 7, 8]):
+    assert every.info["lane_width"] == (4 if width == 4 else 3 * lanes)
+    rows_tried = ([0], [7], [9, 3], [4, 5, 6, 7, 8])
+    for rows in rows_tried:
         part = fn(tiny_dcgan, op, y[rows], image_seeds=[seeds[r] for r in rows], **kw)
         for k, r in enumerate(rows):
             assert torch.equal(part.images[k], every.images[r]), (rows, r)
             assert torch.equal(part.restart_losses[k], every.restart_losses[r]), (rows, r)
             assert torch.equal(part.trace[:, k], every.trace[:, r]), (rows, r)
+    if width == 4:  # the lanes are what makes it hold: one call for all differs
+        one_call = fn(tiny_dcgan, op, y, image_seeds=seeds, **{**kw, "lane_width": None})
+        parts = [fn(tiny_dcgan, op, y[rows], image_seeds=[seeds[r] for r in rows],
+                    **{**kw, "lane_width": None}) for rows in rows_tried]
+        assert not all(torch.equal(p.images[k], one_call.images[r])
+                       for rows, p in zip(rows_tried, parts, strict=True)
+                       for k, r in enumerate(rows))
     with pytest.raises(ValueError, match="image_seeds has 2 seeds for 10 images"):
         fn(tiny_dcgan, op, y, image_seeds=seeds[:2], **kw)
     if method == "iagan" and width == 4:

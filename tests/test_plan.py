@@ -70,9 +70,7 @@ def test_projection_scales_the_calibration_by_iterations_restarts_and_m(smoke_pl
     for stem, tasks in smoke_plan.items():
         expected = 0.0
         for t in tasks:
-            if t.method == "deep_decoder":  # one image per batch
-                expected += 2.0
-            elif t.method in ("iagan", "mgan"):  # up to 10 images share a padded batch
+            if t.method in ("iagan", "mgan", "deep_decoder"):  # <= 10 images, padded batch
                 g = groups[batch_key(t)]
                 expected += 2.0 * -(-g // 10) / g
             elif t.method == "lasso_dct":
@@ -86,7 +84,7 @@ def test_projection_scales_the_calibration_by_iterations_restarts_and_m(smoke_pl
 def test_calibration_times_real_work_of_each_kind(smoke_plan, monkeypatch):
     """One surgery, one baseline and one Lasso task of the smoke plan, calibrated on
     the CPU: positive, finite seconds, and a baseline costs more at a larger budget;
-    mGANprior's batch is timed on the 10 images the sweep batches, Deep Decoder's on one."""
+    mGANprior's and Deep Decoder's batches are timed on the 10 images the sweep batches."""
     import dataclasses
     import math
 
@@ -102,7 +100,7 @@ def test_calibration_times_real_work_of_each_kind(smoke_plan, monkeypatch):
             return _fn(*args, **kw)
 
         monkeypatch.setitem(methods.METHODS, name, dataclasses.replace(spec, fn=counting))
-    assert (batch_images("mgan"), batch_images("deep_decoder")) == (10, 1)
+    assert (batch_images("mgan"), batch_images("deep_decoder")) == (10, 10)
 
     cal = Calibration("cpu", batch=2)
     tasks = [t for ts in smoke_plan.values() for t in ts]
@@ -115,7 +113,10 @@ def test_calibration_times_real_work_of_each_kind(smoke_plan, monkeypatch):
         assert math.isfinite(s) and s > 0, t.method
     bigger = dataclasses.replace(dd, extra={**dd.options, "budget": 0.5})
     assert task_seconds(bigger, cal, {}) > task_seconds(dd, cal, {})
-    assert seen == {"mgan": {10}, "deep_decoder": {1}}
+    assert seen == {"mgan": {10}, "deep_decoder": {10}}
+    not_invariant = dataclasses.replace(methods.METHODS["mgan"], batch_invariant=False)
+    monkeypatch.setitem(methods.METHODS, "mgan", not_invariant)
+    assert batch_images("mgan") == 1  # runs one image per batch, so it is timed on one
 
 
 def test_the_plan_is_exactly_what_the_figures_of_02_to_08_fetch(tmp_path):

@@ -439,6 +439,10 @@ def _invariance_tasks(method: str, cut: int) -> list[Task]:
         return grid(model="", family="", image_set="synthetic", split="test", image=images,
                     image_size=64, operator="cs", m=300, method=method, cut=0, steps=None,
                     restarts=1, lr=None, extra={"tol": 1e-3, "steps": 60})
+    if method == "deep_decoder":
+        return grid(model="", family="", image_set="synthetic", split="test", image=images,
+                    image_size=64, operator="cs", m=300, method=method, cut=0, steps=3,
+                    restarts=3, lr=1e-2, extra={"k": 8, "depth": 3})
     return grid(model=MODEL, family="dcgan", image_set="synthetic", split="test", image=images,
                 image_size=64, operator="cs", m=300, method=method, cut=cut, steps=2,
                 restarts=2, lr=0.1, extra={"optimizer_options": {"max_iter": 3}})
@@ -446,8 +450,9 @@ def _invariance_tasks(method: str, cut: int) -> list[Task]:
 
 @needs_dcgan
 @pytest.mark.parametrize("method, cut", [("surgery", 0), ("surgery", 1), ("lasso_dct", 0),
-                                         ("mgan", 1), ("iagan", 0)],
-                         ids=["no-surgery", "surgery", "lasso-dct", "mgan", "iagan"])
+                                         ("mgan", 1), ("iagan", 0), ("deep_decoder", 0)],
+                         ids=["no-surgery", "surgery", "lasso-dct", "mgan", "iagan",
+                              "deep-decoder"])
 def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
     """A record (PSNR, SSIM, loss, image) is the same alone, with one other image, with
     seven others, first or last in the batch (CPU, float32)."""
@@ -468,10 +473,11 @@ def test_records_are_bit_identical_whatever_shares_the_batch(method, cut):
         assert torch.equal(image, ref_image)
 
 
-def test_batches_across_configurations():
+def test_batches_across_configurations(monkeypatch):
     """Surgery batches across m and seed, reinit across m only (its seed re-draws the
-    generator), mGANprior and IAGAN across images only, Deep Decoder not at all; max_batch
-    and max_operators split batches, keeping each (m, seed) together."""
+    generator), mGANprior, IAGAN and Deep Decoder across images only, a method that is not
+    batch-invariant not at all; max_batch and max_operators split batches, keeping each
+    (m, seed) together."""
     ts = real_tasks(m=(100, 200, 300), seed=[0, 1])
     assert [len(b) for b in E.batches(ts)] == [18]
     for kw, sizes in (({"max_operators": 2}, [6, 6, 6]), ({"max_operators": 4}, [12, 6]),
@@ -483,7 +489,7 @@ def test_batches_across_configurations():
     reinit = real_tasks(m=(100, 200), seed=[0, 1], method="reinit")
     assert sorted({t.seed for t in b}.pop() for b in E.batches(reinit)) == [0, 1]
     assert [len(b) for b in E.batches(reinit)] == [6, 6]
-    for method, cut in (("mgan", 1), ("iagan", 0)):  # images together, one m each
+    for method, cut in (("mgan", 1), ("iagan", 0), ("deep_decoder", 0)):  # images, one m
         bs = E.batches(real_tasks(m=(100, 200), method=method, cut=cut))
         assert sorted(len(b) for b in bs) == [3, 3]
         assert all(len({t.m for t in b}) == 1 for b in bs)
@@ -491,8 +497,9 @@ def test_batches_across_configurations():
                           cut=cut)  # at most max_images (10) per batch, whatever max_batch
         assert [len(b) for b in E.batches(many)] == [10, 10, 3]
         assert [len(b) for b in E.batches(many, max_batch=4)] == [4] * 5 + [3]
-    dd = real_tasks(m=(100, 200), method="deep_decoder", cut=0)
-    assert all(len(b) == 1 for b in E.batches(dd))
+    monkeypatch.setitem(E.methods.METHODS, "mgan", dataclasses.replace(
+        E.methods.METHODS["mgan"], batch_invariant=False))
+    assert all(len(b) == 1 for b in E.batches(real_tasks(m=(100, 200), method="mgan", cut=1)))
     with pytest.raises(ValueError, match="max_operators"):
         E.batches(ts, max_operators=0)
     with pytest.raises(ValueError, match="differ only in their image, m, seed"):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from gs.baselines.deep_decoder import recover_deep_decoder
+from gs.baselines.deep_decoder import DD_CPU_LANES, recover_deep_decoder
 from gs.baselines.iagan import IAGAN_CPU_LANES, IAGAN_SETTINGS, iagan_num_params, recover_iagan
 from gs.baselines.lasso_dct import recover_lasso_dct
 from gs.baselines.mgan import MGAN_CPU_LANES, MGAN_SETTINGS, mgan_num_params, recover_mgan
@@ -68,6 +68,7 @@ def optimised_parameters_table(
 
 
 __all__ = [
+    "DD_CPU_LANES",
     "IAGAN_CPU_LANES",
     "IAGAN_SETTINGS",
     "MGAN_CPU_LANES",

@@ -283,9 +283,9 @@ def _register_baseline(name: str, attr: str, *, settings: str | None = None,
 
 _register_baseline("lasso_dct", "recover_lasso_dct", label="Lasso-DCT", color="#7f8c8d",
                    needs_generator=False, cut=0, convex=True, restarts=1)
-#: Images per batch of mGANprior and IAGAN: one CPU lane of the DCGAN's and the VAE's
-#: (gs.baselines.mgan.MGAN_CPU_LANES); it also bounds what a GPU batch holds (mGANprior's N
-#: codes per problem, IAGAN's first stage).
+#: Images per batch of mGANprior, IAGAN and Deep Decoder: one CPU lane of the DCGAN's and
+#: the VAE's (gs.baselines.mgan.MGAN_CPU_LANES), and of Deep Decoder's; it also bounds what a
+#: GPU batch holds (mGANprior's N codes per problem, IAGAN's first stage, the networks).
 BASELINE_BATCH_IMAGES = 10
 
 # mGANprior's and IAGAN's engines: 2, one image per batch; 3 (2026-12-01, first try), lanes
@@ -296,9 +296,11 @@ _register_baseline("iagan", "recover_iagan", settings="IAGAN_SETTINGS",
 _register_baseline("mgan", "recover_mgan", settings="MGAN_SETTINGS", budget_params=("steps",),
                    label="mGANprior", color="#8e44ad", cut="paper",
                    max_images=BASELINE_BATCH_IMAGES, engine=4)
+# Deep Decoder's engine: 2 (the shared one's), one image per batch; 3 (2026-12-01), lanes
+# of a fixed number of images and resizing by interpolation matrices
 _register_baseline("deep_decoder", "recover_deep_decoder", budget_params=("steps",),
                    label="Deep Decoder", color="#27ae60", needs_generator=False, cut=0,
-                   batch_invariant=False)
+                   max_images=BASELINE_BATCH_IMAGES, engine=3)
 
 
 # Methods defined in modules of their own register themselves on import.
