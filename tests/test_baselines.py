@@ -160,6 +160,24 @@ def test_deep_decoder_resizes_as_bilinear_interpolation(s_in, s_out):
     assert torch.allclose(g_ours, g_ref, atol=1e-4)
     with pytest.raises(ValueError, match="sizes must be positive"):
         upsample_matrix(0, 4)
+    U.mul_(0)  # a caller's copy: the network's own matrices are untouched
+    assert torch.equal(upsample_matrix(s_in, s_out).sum(1), torch.ones(s_out))
+
+
+def test_deep_decoder_trains_after_a_forward_under_inference_mode():
+    """The resizing matrices are cached; one first built under inference_mode must not
+    stop a later recovery from taking gradients through them."""
+    from gs.models.deep_decoder import _upsample_matrix
+
+    _upsample_matrix.cache_clear()  # so that the forward below builds them
+    params, z = init_params(1, 5, 3, torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        batched_forward(params, z, 16)
+    op = make_operator("cs", (3, 16, 16), m=50, generator=torch.Generator().manual_seed(1))
+    res = recover_deep_decoder(None, op, torch.zeros(1, 50), restarts=1, steps=2, k=5, depth=3)
+    assert torch.isfinite(res.images).all()
+    with pytest.raises(ValueError, match="y holds no images"):
+        recover_deep_decoder(None, op, torch.zeros(0, 50), restarts=1, steps=2, k=5, depth=3)
 
 
 def test_deep_decoder_fits_smooth_image():
@@ -309,8 +327,9 @@ def test_iagan_stage2_foreach_adam_keeps_the_bits(tiny_dcgan, per_problem, monke
 def test_baseline_image_is_bit_identical_whatever_shares_its_batch(tiny_dcgan, method, width):
     """With a seed per image, an image recovered alone, or with others before or after it,
     gives the same bits: lanes of 4 problems cut across images, the CPU's hold 10 images
-    (mGANprior's calls, IAGAN's first stage, Deep Decoder's networks; IAGAN's second stage
-    runs image by image). In one call for all ten images, without lanes, the bits differ."""
+    (mGANprior's calls, IAGAN's first stage, Deep Decoder's operator; IAGAN's second stage
+    and Deep Decoder's networks run image by image). In one call for all ten images,
+    without lanes, the bits differ."""
     fn, lanes, extra = {
         "mgan": (recover_mgan, MGAN_CPU_LANES["dcgan"], {"n_codes": 3}),
         "iagan": (recover_iagan, IAGAN_CPU_LANES["dcgan"], {"steps2": 2}),

@@ -10,7 +10,7 @@ the restart whose *clamped* output has the lowest measurement MSE
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -68,6 +68,18 @@ def draw_per_problem(
     return [torch.stack(ts) for ts in out]
 
 
+def concat_per_image(
+    image_seeds: Sequence[int], B: int, draw: Callable[[torch.Generator], Sequence[Tensor]]
+) -> list[Tensor]:
+    """``draw(rng)`` for each image from a CPU generator seeded with its own
+    ``image_seeds[b]``, each of the drawn tensors concatenated over the images in order:
+    an image's draws do not depend on the other images of its batch."""
+    if len(image_seeds) != B:
+        raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
+    per_image = [draw(torch.Generator().manual_seed(int(seed))) for seed in image_seeds]
+    return [torch.cat(parts) for parts in zip(*per_image, strict=True)]
+
+
 def draw_per_image(
     image_seeds: Sequence[int],
     B: int,
@@ -77,13 +89,10 @@ def draw_per_image(
     dtype: torch.dtype = torch.float32,
 ) -> list[Tensor]:
     """:func:`draw_per_problem` of each image's ``R`` problems from a CPU generator seeded
-    with its own ``image_seeds[b]``, concatenated image-major: an image's starts do not
-    depend on the other images of its batch. Returns tensors ``(B * R, *shape)``."""
-    if len(image_seeds) != B:
-        raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
-    per_image = [draw_per_problem(R, shapes, torch.Generator().manual_seed(int(seed)),
-                                  dtype=dtype) for seed in image_seeds]
-    return [torch.cat(parts) for parts in zip(*per_image, strict=True)]
+    with its own ``image_seeds[b]`` (:func:`concat_per_image`), image-major. Returns
+    tensors ``(B * R, *shape)``."""
+    return concat_per_image(image_seeds, B,
+                            lambda rng: draw_per_problem(R, shapes, rng, dtype=dtype))
 
 
 def problem_index(B: int, R: int, device: torch.device) -> Tensor:

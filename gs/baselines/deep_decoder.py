@@ -13,13 +13,14 @@ networks train in one batch with per-problem parameters and per-problem BatchNor
 statistics (:func:`gs.models.deep_decoder.batched_forward`); Adam is elementwise, so
 this is ``B * R`` independent Adam runs.
 
-On the CPU the networks and the operator run in lanes of a fixed number of images
+On the CPU the operator runs in lanes of a fixed number of images
 (:func:`gs.recovery.in_lanes`, :data:`DD_CPU_LANES`), each with its ``R`` restarts, and
-with ``image_seeds`` every image draws its networks from a seed of its own: an image's
-result is then the same, bit for bit, whatever other images share its batch (a batch of
-fewer images pays for a full lane). Lanes of 10 images are ~2x faster per image than one
-image at a time at m = 2000, where the dense A is read once per lane instead of once per
-image (``bench/baselines.py``).
+the networks one image per call; with ``image_seeds`` every image draws its networks from
+a seed of its own. An image's result is then the same, bit for bit, whatever other images
+share its batch. Lanes of 10 images are ~2x faster per image than one image at a time at
+m = 2000, where the dense A is read once per lane instead of once per image
+(``bench/baselines.py``); a batch of fewer images pays for a full lane of the operator
+only.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from torch import Tensor
 
 from gs.baselines._common import (
     check_restarts,
+    concat_per_image,
     problem_index,
     select_best,
 )
-from gs.models.deep_decoder import DD_SETTINGS, batched_forward, init_params
+from gs.models.deep_decoder import DD_SETTINGS, batched_forward, init_params, param_shapes
 from gs.operators import Operator
 from gs.recovery import RecoveryResult, in_lanes, measurement_losses, minimize
 
@@ -74,12 +76,13 @@ def recover_deep_decoder(
         seed, rng: network weights and inputs are drawn from ``rng`` (default a CPU
             generator seeded with ``seed``), problem by problem, image-major (problem
             ``b * R + r``); calls sharing one ``rng`` reproduce a batched call.
-        image_seeds: one seed per image instead (``B`` ints): image ``b``'s ``R``
-            networks and inputs are drawn, as above, from a CPU generator seeded with
-            ``image_seeds[b]``, so they do not depend on the image's batch.
-        lane_width: problems per network and operator call (:func:`gs.recovery.in_lanes`);
+        image_seeds: one seed per image instead of ``seed`` and ``rng`` (``B`` ints):
+            image ``b``'s ``R`` networks and inputs are drawn, as above, from a CPU
+            generator seeded with ``image_seeds[b]``, so they do not depend on the
+            image's batch.
+        lane_width: problems per operator call (:func:`gs.recovery.in_lanes`);
             ``"auto"``: ``R`` times :data:`DD_CPU_LANES` on the CPU, one call for all
-            elsewhere.
+            elsewhere. With lanes, the networks run one image (``R`` problems) per call.
         x_true: ``(B, 3, H, W)`` ground truth for the PSNR.
         progress: tqdm bar over steps.
 
@@ -105,29 +108,32 @@ def recover_deep_decoder(
         depth = DD_SETTINGS[H]["depth"] if depth is None else depth
     device, dtype = operator.device, operator.dtype
     B = y.shape[0]
+    if B < 1:
+        raise ValueError("y holds no images (its first dimension is 0)")
     P = B * R
     y = y.to(device=device, dtype=dtype)
+    names = list(param_shapes(k, depth, C))
+
+    def draw(n_problems: int, generator: torch.Generator) -> list[Tensor]:
+        params, z = init_params(n_problems, k, depth, generator, out_channels=C, dtype=dtype)
+        return [*params.values(), z]
+
     if image_seeds is not None:
-        if len(image_seeds) != B:
-            raise ValueError(f"image_seeds has {len(image_seeds)} seeds for {B} images")
-        draws = [init_params(R, k, depth, torch.Generator().manual_seed(int(s)),
-                             out_channels=C, dtype=dtype) for s in image_seeds]
-        params0 = {n: torch.cat([d[0][n] for d in draws]) for n in draws[0][0]}
-        z = torch.cat([d[1] for d in draws])
+        *drawn, z = concat_per_image(image_seeds, B, lambda g: draw(R, g))
     else:
-        if rng is None:
-            rng = torch.Generator().manual_seed(seed)
-        params0, z = init_params(P, k, depth, rng, out_channels=C, dtype=dtype)
-    names = list(params0)
-    params = {n: v.to(device).requires_grad_(True) for n, v in params0.items()}
+        *drawn, z = draw(P, torch.Generator().manual_seed(seed) if rng is None else rng)
+    params = {n: v.to(device).requires_grad_(True) for n, v in zip(names, drawn, strict=True)}
     z = z.to(device)
     idx = problem_index(B, R, device)
     if lane_width == "auto":
         lane_width = R * DD_CPU_LANES if device.type == "cpu" else None
+    # the networks one image per call wherever the operator runs in lanes: a problem's
+    # network sees the same shapes whatever the batch, and no padded network is trained
+    net_width = None if lane_width is None else R
 
     def render() -> Tensor:
         return in_lanes(lambda z_, *v: batched_forward(dict(zip(names, v, strict=True)), z_, H),
-                        z, *params.values(), width=lane_width)
+                        z, *params.values(), width=net_width)
 
     def loss_fn() -> Tensor:
         return measurement_losses(operator, render(), y, idx, lane_width)

@@ -73,6 +73,13 @@ def upsample_sizes(image_size: int, depth: int) -> list[int]:
 
 @lru_cache(maxsize=64)
 def _upsample_matrix(s_in: int, s_out: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Cached, shared and read-only; built outside any inference mode, so that a first call
+    under ``torch.inference_mode()`` cannot leave a tensor autograd refuses to save."""
+    with torch.inference_mode(False), torch.no_grad():
+        return _interpolation(s_in, s_out).to(device=device, dtype=dtype)
+
+
+def _interpolation(s_in: int, s_out: int) -> Tensor:
     M = torch.zeros(s_out, s_in, dtype=torch.float64)
     if s_in == 1 or s_out == 1:
         M[:, 0] = 1.0
@@ -83,7 +90,7 @@ def _upsample_matrix(s_in: int, s_out: int, dtype: torch.dtype, device: torch.de
         rows = torch.arange(s_out)
         M[rows, lo] += 1 - frac
         M[rows, lo + 1] += frac
-    return M.to(device=device, dtype=dtype)
+    return M
 
 
 def upsample_matrix(s_in: int, s_out: int, *, dtype: torch.dtype = torch.float32,
@@ -94,7 +101,7 @@ def upsample_matrix(s_in: int, s_out: int, *, dtype: torch.dtype = torch.float32
     interpolation is separable), up to rounding."""
     if s_in < 1 or s_out < 1:
         raise ValueError(f"sizes must be positive, got {s_in} -> {s_out}")
-    return _upsample_matrix(s_in, s_out, dtype, torch.device(device))
+    return _upsample_matrix(s_in, s_out, dtype, torch.device(device)).clone()
 
 
 def num_params(k: int, depth: int, out_channels: int = 3) -> int:
@@ -224,7 +231,7 @@ def batched_forward(params: dict[str, Tensor], z: Tensor, image_size: int, *,
         gamma, beta = params[f"bn.{l}.weight"], params[f"bn.{l}.bias"]
         x = x * gamma[:, :, None, None] + beta[:, :, None, None]
         if resize == "matrix":
-            U = upsample_matrix(x.shape[-1], s, dtype=x.dtype, device=x.device)
+            U = _upsample_matrix(x.shape[-1], s, x.dtype, x.device)
             x = U @ x @ U.T
         else:
             x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=True)
