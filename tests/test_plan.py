@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gs.profiles import get_profile
-from gs.sweep.plan import ITERATIONS_PER_STEP, NOTEBOOKS, notebook_tasks, project
+from gs.sweep.plan import ITERATIONS_PER_STEP, KEEP_IMAGES, NOTEBOOKS, notebook_tasks, project
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +136,13 @@ def test_the_plan_is_exactly_what_the_figures_of_02_to_08_fetch(tmp_path):
     store = sweep.ResultsStore(tmp_path / "empty.sqlite")
     fetched: set[str] = set()
 
+    with_images: set[str] = set()
+
     def fetch(tasks, keep_images=False):
         assert tasks
         fetched.update(t.key for t in tasks)
+        if keep_images:
+            with_images.update(t.key for t in tasks)
         raise Fetched
 
     source = Source(store, fetch, load_truth)
@@ -154,6 +158,9 @@ def test_the_plan_is_exactly_what_the_figures_of_02_to_08_fetch(tmp_path):
             cli.FIGURES["08"](source, p, out_dir=None, studies=study)
     assert fetched - planned == set()
     assert planned - fetched == set()
+    # python -m gs.sweep run keeps the images of these notebooks' tasks, as the figures do
+    plan = notebook_tasks(p)
+    assert with_images == {t.key for stem in KEEP_IMAGES for t in plan[stem]}
 
 
 def test_notebook_07_recovers_the_profiles_number_of_samples():

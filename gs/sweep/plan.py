@@ -48,6 +48,13 @@ ITERATIONS_PER_STEP = 20
 NOTEBOOKS = ("02_cut_selection", "03_compressed_sensing", "04_baselines", "05_qualitative",
              "06_reinit_ablation", "07_zero_representation_error", "08_supplement")
 
+#: The notebook whose validation sweep chooses the cut of the others.
+CUT_SWEEP = "02_cut_selection"
+
+#: Notebooks whose figures keep each recovered image (03's curves, for 05's grids): a
+#: sweep run outside the notebooks (``python -m gs.sweep run``) stores their images too.
+KEEP_IMAGES = ("03_compressed_sensing", "05_qualitative")
+
 
 @contextmanager
 def _planning():

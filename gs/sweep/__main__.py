@@ -1,0 +1,5 @@
+import sys
+
+from gs.sweep.cli import main
+
+sys.exit(main())

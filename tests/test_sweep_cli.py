@@ -1,0 +1,97 @@
+"""``python -m gs.sweep``: status and run of a profile's tasks outside the notebooks."""
+
+from __future__ import annotations
+
+import pytest
+
+from gs.profiles import get_profile
+from gs.sweep import ResultsStore
+from gs.sweep import cli as C
+from gs.sweep.plan import notebook_tasks
+
+SMOKE = get_profile("smoke")
+
+
+def _all_tasks():
+    return [t for ts in notebook_tasks(SMOKE).values() for t in ts]
+
+
+def _total(text: str) -> list[str]:
+    """``[done, left]`` of the status table's last row."""
+    return next(line.split()[1:] for line in text.splitlines() if line.startswith("all "))
+
+
+def test_select_filters_and_generator_free_methods():
+    """--families keeps the generator-free baselines out unless --methods names them."""
+    tasks = _all_tasks()
+    assert C.select(tasks) == tasks
+    dcgan = C.select(tasks, families=["dcgan"])
+    assert dcgan and {t.family for t in dcgan} == {"dcgan"}
+    named = C.select(tasks, families=["dcgan"], methods=["deep_decoder", "mgan"])
+    assert {(t.family, t.method) for t in named} == {("", "deep_decoder"), ("dcgan", "mgan")}
+    scenes = C.select(tasks, methods=["lasso_dct"], image_sets=["scenes"])
+    assert scenes and {(t.method, t.image_set) for t in scenes} == {("lasso_dct", "scenes")}
+
+
+def test_status_counts_every_planned_task_and_says_which_cuts_wait(tmp_path):
+    store = ResultsStore(tmp_path / "s.sqlite")
+    text = C.status(SMOKE, store, C._notebooks(None))
+    assert _total(text) == ["0", str(len(_all_tasks()))]
+    assert "dcgan: cut 1, the paper's default (no validation sweep in the store" in text
+    only_04 = C.status(SMOKE, store, C._notebooks(["04"]), methods=["deep_decoder"])
+    rows = [line.split() for line in only_04.splitlines()[1:] if line.startswith("04")]
+    assert [r[:3] for r in rows] == [["04_baselines", "-", "deep_decoder"]]
+
+
+def test_run_computes_the_selection_and_keeps_the_images_the_figures_show(tmp_path):
+    store = ResultsStore(tmp_path / "s.sqlite")
+    waited = C.run(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"], progress=False)
+    expected = {t.key for t in notebook_tasks(SMOKE)["03_compressed_sensing"]
+                if t.method == "lasso_dct"}
+    assert waited == 0 and expected and store.done_keys() == expected
+    assert store.image_keys() == expected  # 05 shows 03's images
+    text = C.status(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"])
+    assert _total(text) == [str(len(expected)), "0"]
+    C.run(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"], progress=False)
+    assert store.done_keys() == expected  # resumes: nothing new
+
+
+def test_run_holds_back_tasks_at_a_cut_the_sweep_has_not_chosen(tmp_path, monkeypatch):
+    """Without 02's sweep, 03's surgery at the paper's cut waits; no surgery (cut 0) and
+    the sweep itself run."""
+    import gs.sweep.runner as runner
+
+    ran = {}
+
+    def fake_run_sweep(tasks, store, keep_images=False, **kw):
+        ran.setdefault(tasks[0].method if tasks else None, []).extend(tasks)
+
+    monkeypatch.setattr(runner, "run_sweep", fake_run_sweep)
+    store = ResultsStore(tmp_path / "s.sqlite")
+    waited = C.run(SMOKE, store, C._notebooks(["02", "03"]), families=["dcgan"],
+                   progress=False)
+    sweep_keys = {t.key for t in notebook_tasks(SMOKE)["02_cut_selection"]
+                  if t.family == "dcgan"}
+    surgery03 = [t for t in notebook_tasks(SMOKE)["03_compressed_sensing"]
+                 if t.family == "dcgan"]
+    cut = C.chosen_cuts(SMOKE, store, ["dcgan"])["dcgan"].cut
+    ran_keys = {t.key for t in ran["surgery"]}
+    assert sweep_keys <= ran_keys
+    assert {t.key for t in surgery03 if t.cut == 0} <= ran_keys
+    held = {t.key for t in surgery03 if t.cut == cut}
+    assert held and not held & ran_keys and waited == len(held)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "--only", "99"], "no notebook starts with"),
+    (["status", "--families", "stylegan"], "--families: unknown"),
+    (["status", "--methods", "nope"], "--methods: unknown"),
+    (["run", "--max-batch", "0"], "--max-batch must be >= 1"),
+    (["status", "--store", " "], "--store: an empty path"),
+])
+def test_bad_arguments_name_the_problem(argv, message, capsys, tmp_path):
+    if "--store" not in argv:
+        argv = [*argv, "--store", str(tmp_path / "s.sqlite")]
+    with pytest.raises(SystemExit):
+        C.main([*argv, "--profile", "smoke"])
+    assert message in capsys.readouterr().err
