@@ -6,8 +6,8 @@
 #      and paper profiles (bench/paper_profile.py), 4. only with TRAIN_BUDGET_S > 0: BEGAN-64
 #      trained by the paper's recipe (--objective gan) on the DigiFace stream for that long,
 #      with the step count fixed up front (so the recorded command reproduces it).
-#   Between 3 and 4, only with OFFFULL_BUDGET_S > 0: the offline-full notebooks 02-08 for
-#      that long, resuming outputs/results/offline-full.sqlite (pass it in the device tool's
+#   Between 3 and 4, only with OFFFULL_BUDGET_S > 0: the offline-full notebooks' tasks
+#      (python -m gs.sweep run, no drawing) for that long, resuming outputs/results/offline-full.sqlite (pass it in the device tool's
 #      carry); the store comes back as $OUT/offline-full.sqlite.
 # Needs the gan_face_generate wheel in .whl/ where pip cannot reach the index.
 # Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, cross_config.txt, paper_profile.txt,
@@ -46,9 +46,13 @@ if [ "$OFFFULL_BUDGET_S" -gt 0 ]; then
   echo "== 3b. offline-full compute for OFFFULL_BUDGET_S s (resumes the carried store)"
   # carry outputs/results/offline-full.sqlite to resume; the store comes back in $OUT
   cp outputs/results/offline-full.sqlite "$OUT/offline-full.sqlite" 2>/dev/null || true
-  timeout "$OFFFULL_BUDGET_S" python3 -m gs.notebooks --profile offline-full \
-    --only 02 03 04 05 06 07 08 -p store_path="$OUT/offline-full.sqlite" --out-dir /tmp/offfull_figs \
-    2>&1 | tail -15 | tee "$OUT/offline_full.txt"
+  # the notebooks' tasks without drawing (python -m gs.sweep), 02 first so that 03-08 use
+  # the chosen cuts; a run cut short keeps every finished batch
+  timeout "$OFFFULL_BUDGET_S" python3 -m gs.sweep run --profile offline-full \
+    --store "$OUT/offline-full.sqlite" --device ${DEV:-cuda} --max-batch 256 --quiet \
+    2>&1 | tail -30 | tee "$OUT/offline_full.txt"
+  python3 -m gs.sweep status --profile offline-full --store "$OUT/offline-full.sqlite" \
+    2>&1 | tail -60 >> "$OUT/offline_full.txt"
 fi
 
 [ "$TRAIN_BUDGET_S" -gt 0 ] || { ls -la "$OUT"; exit 0; }
