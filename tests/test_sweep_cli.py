@@ -45,15 +45,21 @@ def test_status_counts_every_planned_task_and_says_which_cuts_wait(tmp_path):
 
 def test_run_computes_the_selection_and_keeps_the_images_the_figures_show(tmp_path):
     store = ResultsStore(tmp_path / "s.sqlite")
-    waited = C.run(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"], progress=False)
+    waited, failed = C.run(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"],
+                           progress=False)
     expected = {t.key for t in notebook_tasks(SMOKE)["03_compressed_sensing"]
                 if t.method == "lasso_dct"}
-    assert waited == 0 and expected and store.done_keys() == expected
+    assert waited == 0 and failed == [] and expected and store.done_keys() == expected
     assert store.image_keys() == expected  # 05 shows 03's images
     text = C.status(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"])
     assert _total(text) == [str(len(expected)), "0"]
+    gone = sorted(expected)[0]  # a record without the image its figure shows is left to do
+    with store._connection() as con, con:
+        con.execute("DELETE FROM images WHERE key = ?", (gone,))
+    text = C.status(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"])
+    assert _total(text) == [str(len(expected) - 1), "1"]
     C.run(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"], progress=False)
-    assert store.done_keys() == expected  # resumes: nothing new
+    assert store.done_keys() == expected and store.image_keys() == expected  # resumed
 
 
 def test_run_holds_back_tasks_at_a_cut_the_sweep_has_not_chosen(tmp_path, monkeypatch):
@@ -68,8 +74,8 @@ def test_run_holds_back_tasks_at_a_cut_the_sweep_has_not_chosen(tmp_path, monkey
 
     monkeypatch.setattr(runner, "run_sweep", fake_run_sweep)
     store = ResultsStore(tmp_path / "s.sqlite")
-    waited = C.run(SMOKE, store, C._notebooks(["02", "03"]), families=["dcgan"],
-                   progress=False)
+    waited, _ = C.run(SMOKE, store, C._notebooks(["02", "03"]), families=["dcgan"],
+                      progress=False)
     sweep_keys = {t.key for t in notebook_tasks(SMOKE)["02_cut_selection"]
                   if t.family == "dcgan"}
     surgery03 = [t for t in notebook_tasks(SMOKE)["03_compressed_sensing"]
@@ -82,16 +88,57 @@ def test_run_holds_back_tasks_at_a_cut_the_sweep_has_not_chosen(tmp_path, monkey
     assert held and not held & ran_keys and waited == len(held)
 
 
+def test_a_failed_batch_is_reported_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    import gs.sweep.runner as runner
+
+    seen = []
+
+    def failing(tasks, store, **kw):
+        seen.append(tasks[0].method)
+        if tasks[0].method == "lasso_dct":
+            raise runner.SweepError("1 of 1 batches failed: boom")
+
+    monkeypatch.setattr(runner, "run_sweep", failing)
+    store = tmp_path / "s.sqlite"
+    ResultsStore(store)
+    code = C.main(["run", "--profile", "smoke", "--store", str(store), "--only", "03", "04",
+                   "--methods", "lasso_dct,deep_decoder", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 1 and seen == ["lasso_dct", "deep_decoder"]
+    assert "boom" in out and "batches failed in ['03_compressed_sensing']" in out
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["run", "--only", "99"], "no notebook starts with"),
+    (["run", "--only", ""], "--only: an empty prefix"),
     (["status", "--families", "stylegan"], "--families: unknown"),
     (["status", "--methods", "nope"], "--methods: unknown"),
-    (["run", "--max-batch", "0"], "--max-batch must be >= 1"),
+    (["status", "--image-sets", "facez"], "--image-sets: unknown ['facez']"),
+    (["run", "--max-batch", "0"], "--max-batch: must be an int >= 1, got '0'"),
+    (["run", "--max-batch", "1.5"], "--max-batch: must be an int >= 1, got '1.5'"),
+    (["run", "--device", "tpu"], "--device: invalid choice"),
     (["status", "--store", " "], "--store: an empty path"),
+    (["status", "--store", "MISSING"], "no results store at"),
+    (["run", "--store", "DIRECTORY"], "--store"),
 ])
 def test_bad_arguments_name_the_problem(argv, message, capsys, tmp_path):
+    store = tmp_path / "s.sqlite"
+    ResultsStore(store)
+    argv = [{"MISSING": str(tmp_path / "nope.sqlite"), "DIRECTORY": str(tmp_path)}.get(a, a)
+            for a in argv]
     if "--store" not in argv:
-        argv = [*argv, "--store", str(tmp_path / "s.sqlite")]
+        argv = [*argv, "--store", str(store)]
     with pytest.raises(SystemExit):
         C.main([*argv, "--profile", "smoke"])
     assert message in capsys.readouterr().err
+
+
+def test_cuda_is_refused_where_there_is_none(capsys, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(SystemExit):
+        C.main(["run", "--device", "cuda", "--profile", "smoke", "--store",
+                str(tmp_path / "s.sqlite")])
+    assert "--device cuda: no CUDA device" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
     python -m gs.sweep status --profile offline-full
     python -m gs.sweep run --profile offline-full --only 04 --methods deep_decoder,iagan
-    nohup python -m gs.sweep run --profile offline-full --families began > began.log &
+    nohup python -m gs.sweep run --profile offline-full --families began --quiet > began.log &
 
 ``run`` computes, notebook by notebook in run order, the tasks the notebooks fetch
 (:func:`gs.sweep.plan.notebook_tasks`, listed again before each notebook so that a cut
@@ -13,6 +13,9 @@ do. The store resumes: an interrupted run keeps every finished batch, and a reco
 another engine version is recomputed. Tasks at a cut that the family's validation sweep
 has still to choose are skipped, with a message (run 02 for the family first), and the
 tasks whose figures show the recovered images (03, 05) store them, as the notebooks do.
+A batch that fails is reported and the run goes on with the others (exit status 1); stop
+a run with ``kill`` (or Ctrl-C): the batches it finished stay. Run one at a time on a
+store: two runs with overlapping selections would compute the same tasks twice.
 
 ``--families`` selects the tasks of generators; the generator-free baselines (Lasso-DCT,
 Deep Decoder) belong to no family and run when ``--families`` is not given or
@@ -22,15 +25,18 @@ Deep Decoder) belong to no family and run when ``--families`` is not given or
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from gs.profiles import PROFILES, Profile, get_profile
 from gs.sweep.cuts import chosen_cuts
 from gs.sweep.methods import METHODS, get_method
-from gs.sweep.plan import CUT_SWEEP, KEEP_IMAGES, NOTEBOOKS, notebook_tasks
-from gs.sweep.store import ResultsStore, default_store
+from gs.sweep.plan import CUT_SWEEP, KEEP_IMAGES, NOTEBOOKS, _planning, notebook_tasks
+from gs.sweep.runner import SweepError
+from gs.sweep.store import ResultsStore, default_store, default_store_path
 from gs.sweep.tasks import Task
 
 
@@ -57,33 +63,45 @@ def waiting_for_cut(profile: Profile, store: ResultsStore, tasks: Sequence[Task]
     """``tasks`` split into those that can run now and, by family, why the others wait:
     tasks of a method whose cut the validation sweep chooses, at the paper's cut standing
     in for a family whose sweep is not complete yet."""
-    cuts = chosen_cuts(profile, store, sorted({t.family for t in tasks if t.family}))
+    cuts = _cuts(profile, store, sorted({t.family for t in tasks if t.family}))
     ready, waiting = [], {}
     for t in tasks:
         choice = cuts.get(t.family)
         chosen_later = get_method(t.method).cut in ("swept", "at_cut")
         if (choice is not None and choice.source != "validation sweep" and chosen_later
                 and t.cut == choice.cut):
-            waiting[t.family] = choice.note
+            waiting[t.family] = (
+                f"{choice.note.split(';')[0]}; run python -m gs.sweep run --profile "
+                f"{profile.name} --only 02 --families {t.family}, unfiltered, first")
         else:
             ready.append(t)
     return ready, waiting
 
 
-def counts(tasks: Sequence[Task], store: ResultsStore) -> Counter:
-    """``(family, method, image_set) -> [done, left]``: done is stored by its method's
-    current engine; left is missing or of another engine (a run recomputes it)."""
+def _cuts(profile: Profile, store: ResultsStore, families) -> dict:
+    with _planning():  # a plan needs no data: the paper profile's before its download
+        return chosen_cuts(profile, store, families)
+
+
+def counts(tasks: Sequence[Task], store: ResultsStore, with_images: bool = False) -> Counter:
+    """``(family, method, image_set, "done" | "left") -> n``: done is stored by its
+    method's current engine (and, ``with_images``, with its image); left is missing or of
+    another engine (a run recomputes it)."""
     engines = store.engines()
+    images = store.image_keys() if with_images else None
     out: Counter = Counter()
     for t in tasks:
-        done = engines.get(t.key) == get_method(t.method).engine_version
+        done = (engines.get(t.key) == get_method(t.method).engine_version
+                and (images is None or t.key in images))
         out[(t.family or "-", t.method, t.image_set, "done" if done else "left")] += 1
     return out
 
 
 def _notebooks(only: Sequence[str] | None) -> list[str]:
-    if not only:
+    if only is None:
         return list(NOTEBOOKS)
+    if not only or any(not p.strip() for p in only):
+        raise ValueError(f"--only: an empty prefix in {list(only)}")
     chosen = [n for n in NOTEBOOKS if any(n.startswith(p) for p in only)]
     unknown = [p for p in only if not any(n.startswith(p) for n in NOTEBOOKS)]
     if unknown:
@@ -99,7 +117,7 @@ def status(profile: Profile, store: ResultsStore, notebooks: Sequence[str], **fi
     total = Counter()
     plan = notebook_tasks(profile, store)
     for stem in notebooks:
-        c = counts(select(plan[stem], **filters), store)
+        c = counts(select(plan[stem], **filters), store, with_images=stem in KEEP_IMAGES)
         for family, method, image_set in sorted({k[:3] for k in c}):
             done, left = c[(family, method, image_set, "done")], c[(family, method, image_set,
                                                                      "left")]
@@ -108,19 +126,20 @@ def status(profile: Profile, store: ResultsStore, notebooks: Sequence[str], **fi
             lines.append(f"{stem:<32} {family:<7} {method:<14} {image_set:<30} "
                          f"{done:>6} {left:>6}")
     lines.append(f"{'all':<32} {'':<7} {'':<14} {'':<30} {total['done']:>6} {total['left']:>6}")
-    for family, choice in chosen_cuts(profile, store, filters.get("families")).items():
+    for choice in _cuts(profile, store, filters.get("families")).values():
         if choice.source != "validation sweep":
-            lines.append(f"{family}: {choice.describe()}; its tasks at that cut after 02 wait")
+            lines.append(f"{choice.describe()}: its tasks at that cut in 03-08 wait for 02")
     return "\n".join(lines)
 
 
 def run(profile: Profile, store: ResultsStore, notebooks: Sequence[str], *,
         device: str = "cpu", max_batch: int | None = None, progress: bool = True,
-        **filters) -> int:
-    """Compute the selected tasks notebook by notebook; returns how many wait for a cut."""
+        **filters) -> tuple[int, list[str]]:
+    """Compute the selected tasks notebook by notebook. Returns how many tasks wait for a
+    cut, and the notebooks some of whose batches failed (the others went on)."""
     from gs.sweep.runner import run_sweep
 
-    waited = 0
+    waited, failed = 0, []
     for stem in notebooks:
         tasks = select(notebook_tasks(profile, store)[stem], **filters)
         ready, waiting = ((tasks, {}) if stem == CUT_SWEEP
@@ -131,22 +150,37 @@ def run(profile: Profile, store: ResultsStore, notebooks: Sequence[str], *,
             print(f"{stem}: {n} {family} tasks wait for the cut ({why})", flush=True)
         t0 = time.time()
         print(f"[{time.strftime('%H:%M:%S')}] {stem}: {len(ready)} tasks", flush=True)
-        run_sweep(ready, store, device=device, max_batch=max_batch, progress=progress,
-                  keep_images=stem in KEEP_IMAGES)
+        try:
+            run_sweep(ready, store, device=device, max_batch=max_batch, progress=progress,
+                      keep_images=stem in KEEP_IMAGES)
+        except SweepError as exc:
+            failed.append(stem)
+            print(f"[{time.strftime('%H:%M:%S')}] {stem}: {exc}", flush=True)
+            continue
         print(f"[{time.strftime('%H:%M:%S')}] {stem}: done in {time.time() - t0:.0f} s",
               flush=True)
-    return waited
+    return waited, failed
 
 
-def _names(value: str | None, known: Sequence[str] | None, what: str,
+def _names(value: str | None, known: Sequence[str], what: str,
            ap: argparse.ArgumentParser) -> list[str] | None:
     if value is None:
         return None
     names = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in names if known is not None and v not in known]
+    bad = [v for v in names if v not in known]
     if not names or bad:
-        ap.error(f"--{what}: unknown {bad or value!r}; known: {sorted(known or [])}")
+        ap.error(f"--{what}: unknown {bad or value!r}; known: {sorted(known)}")
     return names
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,31 +197,50 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--methods", help="comma-separated methods (default all)")
         p.add_argument("--image-sets", help="comma-separated image sets (default all)")
         if name == "run":
-            p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
-            p.add_argument("--max-batch", type=int, default=12,
+            p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
+                           help="where the batches run (default cpu)")
+            p.add_argument("--max-batch", type=_batch_size, default=12,
                            help="tasks per batch (default 12): a killed run loses at most "
                                 "the batch in flight")
-            p.add_argument("--quiet", action="store_true", help="no progress bar")
+            p.add_argument("--quiet", action="store_true",
+                           help="no progress bar (for a log file)")
     args = ap.parse_args(argv)
     profile = get_profile(args.profile)
-    if args.store is not None and not args.store.strip():
-        ap.error("--store: an empty path")
     try:
         notebooks = _notebooks(args.only)
     except ValueError as exc:
         ap.error(str(exc))
+    if args.command == "run" and args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            ap.error("--device cuda: no CUDA device on this machine")
+    if args.store is not None and not args.store.strip():
+        ap.error("--store: an empty path")
+    path = default_store_path(profile.name) if args.store is None else Path(args.store)
+    if args.command == "status" and not path.is_file():
+        ap.error(f"--store: no results store at {path} (a run creates it)")
+    try:
+        store = default_store(profile.name, path)
+        plan = notebook_tasks(profile, store)
+    except (OSError, sqlite3.Error) as exc:
+        ap.error(f"--store {path}: {exc}")
+    sets = sorted({t.image_set for ts in plan.values() for t in ts})
     filters = dict(families=_names(args.families, list(profile.models), "families", ap),
                    methods=_names(args.methods, list(METHODS), "methods", ap),
-                   image_sets=_names(args.image_sets, None, "image-sets", ap))
-    store = default_store(profile.name, args.store)
+                   image_sets=_names(args.image_sets, sets, "image-sets", ap))
     if args.command == "status":
         print(status(profile, store, notebooks, **filters))
         return 0
-    if args.max_batch < 1:
-        ap.error(f"--max-batch must be >= 1, got {args.max_batch}")
-    run(profile, store, notebooks, device=args.device, max_batch=args.max_batch,
-        progress=not args.quiet, **filters)
-    return 0
+    try:
+        waited, failed = run(profile, store, notebooks, device=args.device,
+                             max_batch=args.max_batch, progress=not args.quiet, **filters)
+    except KeyboardInterrupt:
+        print("interrupted: the finished batches are in the store; run again to resume")
+        return 130
+    print(f"finished: {waited} tasks wait for their cut; "
+          + (f"batches failed in {failed} (rerun to retry)" if failed else "no batch failed"))
+    return 1 if failed else 0
 
 
 __all__ = ["counts", "main", "run", "select", "status", "waiting_for_cut"]
