@@ -44,7 +44,8 @@ from gs.recovery import RecoveryResult, in_lanes, measurement_losses, minimize
 DD_STEPS = 5000
 DD_LR = 1e-2
 DD_CPU_LANES = 10
-"""Images per network and operator call on the CPU (each with its restarts)."""
+"""Images per operator call on the CPU (each with its restarts; the networks run one image
+per call)."""
 
 
 def recover_deep_decoder(
