@@ -57,6 +57,9 @@ class Verdict:
     high: float = math.nan
     #: No configuration is shared by every image (a run in progress), so nothing is paired.
     unshared: bool = False
+    #: The configurations the difference is over when it leaves some out (e.g. "m 600,
+    #: 4000": one side ran more ratios, or a run in progress); "" when it covers them all.
+    over: str = ""
 
     def line(self) -> str:
         return (f"({self.number}) {self.claim} [{self.scope}]: {self.verdict.upper()} - "
@@ -105,18 +108,19 @@ def paired_gain(a: pd.DataFrame, b: pd.DataFrame, on: Sequence[str] = ("image_se
     on ``on``, configurations only one side ran left out, repeated rows of one image and
     configuration averaged first (so no configuration weighs more than another).
 
-    A run in progress has some images at more ratios than others; averaging each image
-    over its own ratios would mix easy and hard ratios unevenly, so only the shared ones
-    count. ``gains.attrs``: ``configuration`` (the column names), ``shared`` (the
-    configurations counted) and ``left_out`` (the paired ones some image lacks); values,
-    or tuples when there are several columns.
+    A run in progress has some images at more ratios than others, or one method at more
+    ratios than the other; averaging each image over its own ratios would mix easy and hard
+    ratios unevenly, so only the shared ones count. ``gains.attrs``: ``configuration``
+    (the column names), ``shared`` (the configurations counted) and ``left_out`` (those
+    of the paired images that one side or some image lacks); values, or tuples when there
+    are several columns.
 
-    >>> a = pd.DataFrame({"image_set": "s", "image": ["x", "x", "y"], "m": [1, 2, 1],
-    ...                   "psnr": [20.0, 30.0, 22.0]})
-    >>> b = a.assign(psnr=[19.0, 25.0, 20.0])
+    >>> a = pd.DataFrame({"image_set": "s", "image": ["x", "x", "y", "y"], "m": [1, 2, 1, 3],
+    ...                   "psnr": [20.0, 30.0, 22.0, 25.0]})
+    >>> b = a.iloc[:3].assign(psnr=[19.0, 25.0, 20.0])
     >>> g = paired_gain(a, b)
     >>> g.tolist(), g.attrs["shared"], g.attrs["left_out"]
-    ([1.0, 2.0], [1], [2])
+    ([1.0, 2.0], [1], [2, 3])
     """
     cols = list(on)
     config = [c for c in cols if c not in IMAGE]
@@ -129,11 +133,23 @@ def paired_gain(a: pd.DataFrame, b: pd.DataFrame, on: Sequence[str] = ("image_se
         per_config = j.groupby(config, dropna=False).size()  # images per configuration
         everywhere = per_config.to_numpy() == j.groupby(IMAGE).ngroups
         shared = list(per_config.index[everywhere])
+        paired = j.set_index(IMAGE).index
+        one_side = {c for side in (a, b)
+                    for c in side[side.set_index(IMAGE).index.isin(paired)]
+                    .groupby(config, dropna=False).size().index} - set(per_config.index)
         left_out = list(per_config.index[~everywhere])
+        left_out = _sorted(left_out + [c for c in one_side if c not in left_out])
         j = j[j.set_index(config).index.isin(shared)]
     gains = j.groupby(IMAGE)["d"].mean()
     gains.attrs.update(configuration=config, shared=shared, left_out=left_out)
     return gains
+
+
+def _sorted(values: list) -> list:
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types in a configuration column
+        return sorted(values, key=str)
 
 
 def _values(values: Sequence) -> str:
@@ -153,8 +169,8 @@ def _partial(gains: pd.Series) -> str:
     name = "/".join(gains.attrs["configuration"])
     if not gains.attrs["shared"]:
         return f"{UNSHARED} ({name} {_values(left_out)} each run on only some)"
-    return (f"over {name} {_values(gains.attrs['shared'])}, those every image has ({name} "
-            f"{_values(left_out)} not run on every image)")
+    return (f"over {name} {_values(gains.attrs['shared'])}, those both sides have for every "
+            f"image ({name} {_values(left_out)} not run for both on every image)")
 
 
 def _fmt(mean: float, n: int, lo: float, hi: float, what: str) -> str:
@@ -209,8 +225,10 @@ class Claims:
         if partial := _partial(gains):
             numbers = f"{what}: {partial}" if n == 0 else f"{numbers}; {partial}"
         unshared = bool(gains.attrs.get("left_out")) and not gains.attrs.get("shared")
+        over = (f"{'/'.join(gains.attrs['configuration'])} {_values(gains.attrs['shared'])}"
+                if partial and not unshared else "")
         self.out.append(Verdict(number, claim, scope, _judge(lo, hi, kind), numbers, n,
-                                mean, lo, hi, unshared))
+                                mean, lo, hi, unshared, over))
 
     def _families(self) -> list[str]:
         return [f for f in self.p.models if f in self.cuts]
@@ -492,7 +510,8 @@ def figure(verdicts: Sequence[Verdict], title: str = ""):
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"({v.number}) {v.claim.removeprefix('surgery ')} [{v.scope}], n={v.n}"
-                        for v in rows][::-1], fontsize=label)
+                        + (f", {v.over} only" if v.over else "") for v in rows][::-1],
+                       fontsize=label)
     if talk:
         ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("paired PSNR difference, dB (mean and 95% CI over images)",

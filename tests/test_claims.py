@@ -66,8 +66,15 @@ def test_a_run_in_progress_counts_only_the_ratios_every_image_has():
     v_full, v_partial = verdict(f), verdict(pd.concat([f, extra]))
     assert v_partial.mean == pytest.approx(v_full.mean) and v_partial.n == 8
     assert "m 400, 2000" in v_partial.numbers
-    assert "m 4000 not run on every image" in v_partial.numbers
-    assert "not run on every image" not in v_full.numbers
+    assert "m 4000 not run for both on every image" in v_partial.numbers
+    assert "not run for both on every image" not in v_full.numbers
+    # one method at a ratio the other has not run (a baseline in progress): said, not hidden
+    only_surgery = f[(f.m == 2000) & (f.cut == 2)].assign(m=6000, psnr=40.0)
+    v_one_side = verdict(pd.concat([f, only_surgery]))
+    assert v_one_side.mean == pytest.approx(v_full.mean) and v_one_side.n == 8
+    assert "m 400, 2000, those both sides have" in v_one_side.numbers
+    assert "(m 6000 not run for both on every image)" in v_one_side.numbers
+    assert (v_full.over, v_one_side.over) == ("", "m 400, 2000")  # the figure's row says it
 
 
 def test_paired_gains_weigh_each_ratio_once_and_say_when_no_ratio_is_shared():
