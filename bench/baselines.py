@@ -29,7 +29,7 @@ import argparse
 import json
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -81,11 +81,6 @@ def problem_flops(method: str, family: str, g, op, steps: dict) -> int:
 
 
 @contextmanager
-def _nothing():
-    yield
-
-
-@contextmanager
 def interpolated_resizing():
     """Deep Decoder's layers resized by ``F.interpolate`` (its engine 2) instead of the
     interpolation matrices: the same linear map, other kernels."""
@@ -112,13 +107,14 @@ def run(method: str, family: str, model: str, images: int, budget: float, m: int
           }[method]
     steps = budget_steps(method, family, budget)
     kw = dict(restarts=3, **steps)
+    before = interpolated_resizing if method == "deep_decoder" else nullcontext  # engine 2
     warm = {**kw, **{n: 1 for n in steps}}  # first-call costs, untimed, on both sides
-    with interpolated_resizing() if method == "deep_decoder" else _nothing():
+    with before():
         fn(g, op, y[:1], image_seeds=seeds[:1], lane_width=3, **warm)
     fn(g, op, y, image_seeds=seeds, **warm)
 
     t0 = time.perf_counter()
-    with interpolated_resizing() if method == "deep_decoder" else _nothing():
+    with before():
         one = [fn(g, op, y[b : b + 1], image_seeds=[seeds[b]], lane_width=3, **kw)
                for b in range(images)]
     t_one = time.perf_counter() - t0

@@ -7,8 +7,9 @@
 #      trained by the paper's recipe (--objective gan) on the DigiFace stream for that long,
 #      with the step count fixed up front (so the recorded command reproduces it).
 #   Between 3 and 4, only with OFFFULL_BUDGET_S > 0: the offline-full notebooks' tasks
-#      (python -m gs.sweep run, no drawing) for that long, resuming outputs/results/offline-full.sqlite (pass it in the device tool's
-#      carry); the store comes back as $OUT/offline-full.sqlite.
+#      (python -m gs.sweep run, no drawing) for that long, resuming
+#      outputs/results/offline-full.sqlite (pass it in the device tool's carry); the store
+#      comes back as $OUT/offline-full.sqlite.
 # Needs the gan_face_generate wheel in .whl/ where pip cannot reach the index.
 # Results go to $OUT (default ./gpu_out): tests.txt, bench.txt, cross_config.txt, paper_profile.txt,
 # offline_full.txt, offline-full.sqlite, began_gan.tar.

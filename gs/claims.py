@@ -137,8 +137,7 @@ def paired_gain(a: pd.DataFrame, b: pd.DataFrame, on: Sequence[str] = ("image_se
         one_side = {c for side in (a, b)
                     for c in side[side.set_index(IMAGE).index.isin(paired)]
                     .groupby(config, dropna=False).size().index} - set(per_config.index)
-        left_out = list(per_config.index[~everywhere])
-        left_out = _sorted(left_out + [c for c in one_side if c not in left_out])
+        left_out = _sorted(list(set(per_config.index[~everywhere]) | one_side))
         j = j[j.set_index(config).index.isin(shared)]
     gains = j.groupby(IMAGE)["d"].mean()
     gains.attrs.update(configuration=config, shared=shared, left_out=left_out)

@@ -110,12 +110,14 @@ def _notebooks(only: Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def status(profile: Profile, store: ResultsStore, notebooks: Sequence[str], **filters) -> str:
-    """One line per notebook, family, method and image set: tasks done and left."""
+def status(profile: Profile, store: ResultsStore, notebooks: Sequence[str],
+           plan: dict[str, list[Task]] | None = None, **filters) -> str:
+    """One line per notebook, family, method and image set: tasks done and left
+    (``plan``: :func:`notebook_tasks` of ``profile`` and ``store``, listed here if None)."""
     lines = [f"{'notebook':<32} {'family':<7} {'method':<14} {'image set':<30} "
              f"{'done':>6} {'left':>6}"]
     total = Counter()
-    plan = notebook_tasks(profile, store)
+    plan = notebook_tasks(profile, store) if plan is None else plan
     for stem in notebooks:
         c = counts(select(plan[stem], **filters), store, with_images=stem in KEEP_IMAGES)
         for family, method, image_set in sorted({k[:3] for k in c}):
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                    methods=_names(args.methods, list(METHODS), "methods", ap),
                    image_sets=_names(args.image_sets, sets, "image-sets", ap))
     if args.command == "status":
-        print(status(profile, store, notebooks, **filters))
+        print(status(profile, store, notebooks, plan, **filters))
         return 0
     try:
         waited, failed = run(profile, store, notebooks, device=args.device,
