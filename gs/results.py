@@ -14,6 +14,7 @@ so every figure can be redrawn from them without recovering anything
 (``python -m gs.figures``). Commands::
 
     python -m gs.results export --profile offline    # store -> figures/offline/
+    python -m gs.results restore --profile offline-full  # figures/offline-full/ -> store
     python -m gs.results summary --profile offline   # every number the README quotes
     python -m gs.results claims --profile offline-full --against offline
                                 # the paper's claims, and what changed from the quick run
@@ -284,6 +285,38 @@ def export(profile: str, store: ResultsStore | None = None,
     return [out / path.name for path in written]
 
 
+def restore(profile: str, store: ResultsStore | None = None,
+            directory: str | Path | None = None) -> tuple[int, int]:
+    """Put the shipped table and images of ``profile`` (:func:`load`:
+    ``figures/<profile>/``) into its results store (default :func:`default_store`), so
+    that a fresh clone resumes the profile's run where its last export stopped instead
+    of computing it again. The inverse of :func:`export`, except for the images the
+    qualitative figures do not show (those were never shipped).
+
+    Records already in the store are kept as they are (``INSERT OR IGNORE``), so
+    restoring into a store that ran on since the export adds only what it lacks. One
+    transaction: all or nothing. Returns ``(records added, images added)``. A ValueError
+    (nothing written) for a table holding records of models ``profile`` does not use."""
+    from gs.profiles import get_profile
+
+    table, images, _ = load(profile, directory)
+    models = set(get_profile(profile).models.values())
+    if foreign := sorted(set(table["model"]) - models - {""}):
+        raise ValueError(f"the table of {profile!r} holds records of {foreign}, models the "
+                         f"profile does not use ({sorted(models)})")
+    if unknown := sorted(set(images) - set(table["key"])):
+        raise ValueError(f"{len(unknown)} shipped images have no record in the table (first:"
+                         f" {unknown[0]}); export them again")
+    store = store if store is not None else default_store(profile)
+    had = store.image_keys()
+    records = _records(table)
+    for r in records:
+        if r["key"] in images:
+            r["image_png"] = images[r["key"]]
+    added = store.add(records)
+    return added, len(set(images) - had)
+
+
 def load(profile: str, directory: str | Path | None = None
          ) -> tuple[pd.DataFrame, dict[str, bytes], dict[tuple, object]]:
     """The shipped table, images and originals of ``profile`` (``figures/<profile>/``): a
@@ -449,6 +482,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--out", help="folder (default figures/PROFILE)")
     e.add_argument("--no-samples", action="store_true",
                    help="leave samples.npz alone (it is drawn from the generators)")
+    r = sub.add_parser("restore", help="put the profile's shipped table and images into its "
+                                       "store, so a fresh clone resumes its run")
+    r.add_argument("--profile", default="offline", choices=sorted(PROFILES))
+    r.add_argument("--store", help="results store (default outputs/results/PROFILE.sqlite)")
+    r.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
     s = sub.add_parser("summary", help="print every number the README quotes")
     s.add_argument("--profile", default="offline", choices=sorted(PROFILES))
     s.add_argument("--dir", help="folder holding results.csv.gz (default figures/PROFILE)")
@@ -514,6 +552,22 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        return 0
+    if args.command == "restore":
+        from gs.sweep.store import default_store_path
+
+        path = Path(args.store) if args.store else default_store_path(args.profile)
+        try:
+            store = ResultsStore(path)
+            records, images = restore(args.profile, store, args.dir)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except sqlite3.DatabaseError as exc:  # locked by a sweep, or not a store
+            print(f"error: results store {path}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{path}: {records} records and {images} images added from the shipped table"
+              f" ({len(store)} records in all)")
         return 0
     from gs.figures import cli
     from gs.profiles import get_profile

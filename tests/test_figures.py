@@ -282,6 +282,39 @@ def test_export_writes_all_its_files_or_none(tmp_path, capsys, monkeypatch):
     assert len(results.read_table(out / results.TABLE_NAME)) == (table.family == "dcgan").sum()
 
 
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped offline results table")
+def test_restore_puts_the_shipped_table_back_into_a_store_that_exports_it_unchanged(
+        tmp_path, capsys):
+    """A fresh clone resumes a profile's run: its store rebuilt from the shipped table
+    and images exports the same bytes, restoring again adds nothing, a store that ran on
+    keeps its own records, and another profile's table is refused with nothing written."""
+    path = tmp_path / "offline.sqlite"
+    argv = ["restore", "--profile", "offline", "--store", str(path)]
+    assert results.main(argv) == 0
+    table, images, _ = results.load("offline")
+    assert f"{len(table)} records and {len(images)} images added" in capsys.readouterr().out
+    store = sweep.ResultsStore(path)
+    assert store.done_keys() == set(table.key) and store.image_keys() == set(images)
+    out = tmp_path / "out"
+    results.export("offline", store, out, samples=False)
+    for name in (results.TABLE_NAME, results.IMAGES_NAME):
+        assert (out / name).read_bytes() == (SHIPPED.parent / name).read_bytes(), name
+    assert results.main(argv) == 0
+    assert "0 records and 0 images added" in capsys.readouterr().out
+    # a record the store computed since the export is kept, not the shipped one
+    key = table.key.iloc[0]
+    store.drop([key])
+    mine = results._records(table[table.key == key])[0] | {"psnr": 99.0}
+    store.add([mine])
+    assert results.restore("offline", store) == (0, int(key in images))
+    assert store.query(keys=[key]).psnr.item() == 99.0
+    other = tmp_path / "other.sqlite"
+    assert results.main(["restore", "--profile", "paper", "--store", str(other),
+                         "--dir", str(SHIPPED.parent)]) == 2
+    assert "models the profile does not use" in capsys.readouterr().err
+    assert len(sweep.ResultsStore(other)) == 0
+
+
 DOCUMENTED = [p for p in notebook_paths()
               if (REPO_ROOT / "docs" / "notebooks" / f"{p.stem}.md").is_file()]
 

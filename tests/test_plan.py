@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from gs.profiles import get_profile
-from gs.sweep.plan import ITERATIONS_PER_STEP, KEEP_IMAGES, NOTEBOOKS, notebook_tasks, project
+from gs.sweep.plan import (
+    ITERATIONS_PER_STEP,
+    NOTEBOOKS,
+    kept_image_keys,
+    notebook_tasks,
+    project,
+)
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +147,7 @@ def test_the_plan_is_exactly_what_the_figures_of_02_to_08_fetch(tmp_path):
     def fetch(tasks, keep_images=False):
         assert tasks
         fetched.update(t.key for t in tasks)
-        if keep_images:
-            with_images.update(t.key for t in tasks)
+        with_images.update(sweep.kept_images(tasks, keep_images))
         raise Fetched
 
     source = Source(store, fetch, load_truth)
@@ -158,9 +163,12 @@ def test_the_plan_is_exactly_what_the_figures_of_02_to_08_fetch(tmp_path):
             cli.FIGURES["08"](source, p, out_dir=None, studies=study)
     assert fetched - planned == set()
     assert planned - fetched == set()
-    # python -m gs.sweep run keeps the images of these notebooks' tasks, as the figures do
-    plan = notebook_tasks(p)
-    assert with_images == {t.key for stem in KEEP_IMAGES for t in plan[stem]}
+    # python -m gs.sweep run keeps the images the figures keep: 05's, at the shown ratio
+    kept = kept_image_keys(p)
+    assert with_images == kept
+    cs = notebook_tasks(p)["03_compressed_sensing"]
+    ratios = {round(t.m / (3 * t.image_size**2), 3) for t in cs if t.key in kept}
+    assert ratios == {round(p.show_ratio, 3)} and 0 < len(kept & {t.key for t in cs}) < len(cs)
 
 
 def test_notebook_07_recovers_the_profiles_number_of_samples():

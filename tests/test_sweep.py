@@ -180,6 +180,24 @@ def test_sweep_keeps_images_and_fetches_missing_ones(tmp_path, spy):
     assert len(spy.calls) == calls + 1  # nothing left to do
 
 
+def test_sweep_keeps_only_the_images_it_is_asked_for(tmp_path, spy):
+    """keep_images names tasks by key: only theirs are stored, in a thread pool too (the
+    batch that computes them computes every image; the others are not kept), and a task
+    stored without its image runs again only if it is named."""
+    ts = spy_tasks(m=(100, 200), cut=(0,))
+    wanted = {ts[0].key, ts[-1].key}
+    store = ResultsStore(tmp_path / "r.sqlite")
+    with ThreadPoolExecutor(2) as pool:
+        run_sweep(ts, store, pool, device="cpu", progress=False, keep_images=wanted)
+    assert store.done_keys() == {t.key for t in ts} and store.image_keys() == wanted
+    calls = len(spy.calls)
+    run_sweep(ts, store, device="cpu", progress=False, keep_images=wanted | {"no such key"})
+    assert len(spy.calls) == calls  # every named image is there; unknown keys are no task
+    run_sweep(ts, store, device="cpu", progress=False, keep_images={ts[1].key})
+    assert len(spy.calls) == calls + 1 and store.image_keys() == wanted | {ts[1].key}
+    assert E.kept_images(ts, True) == {t.key for t in ts} and E.kept_images(ts, False) == set()
+
+
 def test_y_is_shared_across_batches_and_methods(tmp_path, spy):
     """One noise draw per (image, m, seed): the same y in a batch of 1 or 3, for every
     method and cut (docs/decisions.md, decision 1); one A per (m, seed) (decision 2)."""

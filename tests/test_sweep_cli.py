@@ -7,7 +7,7 @@ import pytest
 from gs.profiles import get_profile
 from gs.sweep import ResultsStore
 from gs.sweep import cli as C
-from gs.sweep.plan import notebook_tasks
+from gs.sweep.plan import kept_image_keys, notebook_tasks
 
 SMOKE = get_profile("smoke")
 
@@ -50,16 +50,17 @@ def test_run_computes_the_selection_and_keeps_the_images_the_figures_show(tmp_pa
     expected = {t.key for t in notebook_tasks(SMOKE)["03_compressed_sensing"]
                 if t.method == "lasso_dct"}
     assert waited == 0 and failed == [] and expected and store.done_keys() == expected
-    assert store.image_keys() == expected  # 05 shows 03's images
+    shown = expected & kept_image_keys(SMOKE, store)  # 05 shows 03's images at one ratio
+    assert shown and shown != expected and store.image_keys() == shown
     text = C.status(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"])
     assert _total(text) == [str(len(expected)), "0"]
-    gone = sorted(expected)[0]  # a record without the image its figure shows is left to do
+    gone = sorted(shown)[0]  # a record without the image its figure shows is left to do
     with store._connection() as con, con:
         con.execute("DELETE FROM images WHERE key = ?", (gone,))
     text = C.status(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"])
     assert _total(text) == [str(len(expected) - 1), "1"]
     C.run(SMOKE, store, C._notebooks(["03"]), methods=["lasso_dct"], progress=False)
-    assert store.done_keys() == expected and store.image_keys() == expected  # resumed
+    assert store.done_keys() == expected and store.image_keys() == shown  # resumed
 
 
 def test_run_holds_back_tasks_at_a_cut_the_sweep_has_not_chosen(tmp_path, monkeypatch):
@@ -142,3 +143,24 @@ def test_cuda_is_refused_where_there_is_none(capsys, tmp_path):
         C.main(["run", "--device", "cuda", "--profile", "smoke", "--store",
                 str(tmp_path / "s.sqlite")])
     assert "--device cuda: no CUDA device" in capsys.readouterr().err
+
+
+def test_a_fresh_clone_is_told_to_restore_the_shipped_results(capsys, tmp_path, monkeypatch):
+    """Without a store but with a shipped table, status and run name the command that
+    puts the shipped results into the store (a run would compute them again)."""
+    import gs.paths
+    import gs.sweep.runner as runner
+    from gs.paths import FIGURES_DIR
+
+    if not (FIGURES_DIR / "offline" / "results.csv.gz").is_file():
+        pytest.skip("no shipped offline table")
+    monkeypatch.setattr(gs.paths, "OUTPUT_DIR", tmp_path)
+    hint = "python -m gs.results restore --profile offline puts them into the store"
+    with pytest.raises(SystemExit):
+        C.main(["status", "--profile", "offline"])
+    assert hint in capsys.readouterr().err
+    monkeypatch.setattr(runner, "run_sweep", lambda *a, **kw: None)
+    assert C.main(["run", "--profile", "offline", "--only", "02", "--quiet"]) == 0
+    assert f"no results store at {tmp_path}" in (out := capsys.readouterr().out)
+    assert "computing from scratch" in out and hint in out
+    assert C.main(["status", "--profile", "offline"]) == 0  # the run created the store

@@ -10,7 +10,7 @@ and fails, naming what is missing, rather than recompute (:func:`table_source`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +40,8 @@ class Source:
 
     ``store`` answers :func:`gs.sweep.chosen_cuts` and holds the kept images; ``fetch(tasks,
     keep_images=False)`` returns the records of ``tasks`` (a frame in task order; a
-    notebook's source also keeps their images when it computes them);
+    notebook's source also keeps their images, or those of the keys ``keep_images``
+    names, when it computes them);
     ``truth(image_set, split, size, names)`` the true images ``(N, 3, H, W)``;
     ``images(keys)`` the recovered images by key. ``samples(kind, model)``, where given,
     returns the kept :class:`gs.samples.SampleSheet` of a sample figure (01, ``train``)
@@ -71,20 +72,23 @@ def notebook_source(store: ResultsStore, device: str = "cpu") -> Source:
     without its progress bar, so an executed notebook's outputs do not depend on timing;
     ``python -m gs.notebooks`` shows progress over the cells)."""
 
-    def fetch(tasks: Sequence[Task], keep_images: bool = False) -> pd.DataFrame:
+    def fetch(tasks: Sequence[Task], keep_images: bool | Collection[str] = False
+              ) -> pd.DataFrame:
         return sweep.run_sweep(tasks, store, device=device, keep_images=keep_images,
                                progress=False)
 
     return Source(store, fetch, load_truth)
 
 
-def lookup(store: ResultsStore, tasks: Sequence[Task], keep_images: bool = False
-           ) -> pd.DataFrame:
+def lookup(store: ResultsStore, tasks: Sequence[Task],
+           keep_images: bool | Collection[str] = False) -> pd.DataFrame:
     """The stored records of ``tasks``, never computing any: a :class:`MissingResults`
-    error counts the missing ones, or those computed by another engine version than their
-    method's (which a sweep would recompute), and describes the first."""
+    error counts the missing ones (with ``keep_images``, as in :func:`gs.sweep.run_sweep`,
+    also those without the image they should keep), or those computed by another engine
+    version than their method's (which a sweep would recompute), and describes the
+    first."""
     tasks = list({t.key: t for t in tasks}.values())
-    have = store.done_keys() & (store.image_keys() if keep_images else store.done_keys())
+    have = store.done_keys() - (sweep.kept_images(tasks, keep_images) - store.image_keys())
     missing = [t for t in tasks if t.key not in have]
     rerun = "run the notebook that computes them (python -m gs.notebooks) and export again"
     if missing:

@@ -4,7 +4,7 @@ kept blocks (06); and the table of numbers each method optimises (04)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -57,7 +57,7 @@ def cs_tasks(cfg: Profile, cuts: dict[str, sweep.CutChoice], families: Sequence[
 
 def _curves(source: Source, cfg: Profile, tasks, cuts, stem: str, title: str,
             image_sets: Sequence[str], out: Drawn, out_dir, formats,
-            keep_images: bool = False) -> Drawn:
+            keep_images: bool | Collection[str] = False) -> Drawn:
     families = sorted({t.family for t in tasks if t.family}, key=list(cfg.models).index)
     sizes = {f: sweep.model_info(cfg.models[f])[0] for f in families}
     frame = plotting.label_series(sweep.per_family(source.fetch(tasks, keep_images), sizes))
@@ -78,14 +78,17 @@ def compressed_sensing(source: Source, cfg: Profile, families: Sequence[str] | N
                        out_dir: Path | None = None,
                        formats: Sequence[str] = PAPER_FORMATS) -> Drawn:
     """``03_cs_<set>``: PSNR against m/n with surgery, without and Lasso-DCT, per family,
-    in and out of distribution (or ``image_sets``). Keeps the recovered images (05 shows
-    them)."""
+    in and out of distribution (or ``image_sets``). Keeps the recovered images 05 shows
+    (:func:`gs.figures.images.qualitative_tasks`), only those."""
+    from gs.figures.images import qualitative_tasks
+
     families = list(families or cfg.models)
     cuts = cuts_of(source, cfg, families)
     image_sets = sets_of(cfg, image_sets)
     tasks = cs_tasks(cfg, cuts, families, image_sets, ratios)
+    shown = {t.key for t in qualitative_tasks(cfg, cuts, families, image_sets)}
     return _curves(source, cfg, tasks, cuts, "03_cs", "Compressed sensing", image_sets,
-                   Drawn(cuts=cuts), out_dir, formats, keep_images=True)
+                   Drawn(cuts=cuts), out_dir, formats, keep_images=shown)
 
 
 def baseline_config(base: Profile, n_images: int | None = None, ratios=None,

@@ -12,7 +12,9 @@ method and image set, into the profile's results store. It draws nothing: the no
 do. The store resumes: an interrupted run keeps every finished batch, and a record of
 another engine version is recomputed. Tasks at a cut that the family's validation sweep
 has still to choose are skipped, with a message (run 02 for the family first), and the
-tasks whose figures show the recovered images (03, 05) store them, as the notebooks do.
+tasks whose recovered images 05 shows store them, as the notebooks do. In a fresh clone,
+``python -m gs.results restore`` first puts the shipped results into the store, so a run
+goes on from them instead of computing them again.
 A batch that fails is reported and the run goes on with the others (exit status 1); stop
 a run with ``kill`` (or Ctrl-C): the batches it finished stay. Run one at a time on a
 store: two runs with overlapping selections would compute the same tasks twice.
@@ -28,14 +30,22 @@ import argparse
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from gs.paths import FIGURES_DIR, REPO_ROOT
 from gs.profiles import PROFILES, Profile, get_profile
+from gs.results import TABLE_NAME
 from gs.sweep.cuts import chosen_cuts
 from gs.sweep.methods import METHODS, get_method
-from gs.sweep.plan import CUT_SWEEP, KEEP_IMAGES, NOTEBOOKS, _planning, notebook_tasks
-from gs.sweep.runner import SweepError
+from gs.sweep.plan import (
+    CUT_SWEEP,
+    NOTEBOOKS,
+    _planning,
+    kept_image_keys,
+    notebook_tasks,
+)
+from gs.sweep.runner import SweepError, kept_images
 from gs.sweep.store import ResultsStore, default_store, default_store_path
 from gs.sweep.tasks import Task
 
@@ -83,16 +93,18 @@ def _cuts(profile: Profile, store: ResultsStore, families) -> dict:
         return chosen_cuts(profile, store, families)
 
 
-def counts(tasks: Sequence[Task], store: ResultsStore, with_images: bool = False) -> Counter:
+def counts(tasks: Sequence[Task], store: ResultsStore,
+           keep_images: bool | Collection[str] = False) -> Counter:
     """``(family, method, image_set, "done" | "left") -> n``: done is stored by its
-    method's current engine (and, ``with_images``, with its image); left is missing or of
-    another engine (a run recomputes it)."""
+    method's current engine (and with its image, for the tasks ``keep_images`` names, as
+    in :func:`gs.sweep.run_sweep`); left is missing or of another engine (a run
+    recomputes it)."""
     engines = store.engines()
-    images = store.image_keys() if with_images else None
+    lacking = kept_images(tasks, keep_images) - store.image_keys()
     out: Counter = Counter()
     for t in tasks:
         done = (engines.get(t.key) == get_method(t.method).engine_version
-                and (images is None or t.key in images))
+                and t.key not in lacking)
         out[(t.family or "-", t.method, t.image_set, "done" if done else "left")] += 1
     return out
 
@@ -118,8 +130,9 @@ def status(profile: Profile, store: ResultsStore, notebooks: Sequence[str],
              f"{'done':>6} {'left':>6}"]
     total = Counter()
     plan = notebook_tasks(profile, store) if plan is None else plan
+    keep = kept_image_keys(profile, store)
     for stem in notebooks:
-        c = counts(select(plan[stem], **filters), store, with_images=stem in KEEP_IMAGES)
+        c = counts(select(plan[stem], **filters), store, keep)
         for family, method, image_set in sorted({k[:3] for k in c}):
             done, left = c[(family, method, image_set, "done")], c[(family, method, image_set,
                                                                      "left")]
@@ -154,7 +167,7 @@ def run(profile: Profile, store: ResultsStore, notebooks: Sequence[str], *,
         print(f"[{time.strftime('%H:%M:%S')}] {stem}: {len(ready)} tasks", flush=True)
         try:
             run_sweep(ready, store, device=device, max_batch=max_batch, progress=progress,
-                      keep_images=stem in KEEP_IMAGES)
+                      keep_images=kept_image_keys(profile, store))
         except SweepError as exc:
             failed.append(stem)
             print(f"[{time.strftime('%H:%M:%S')}] {stem}: {exc}", flush=True)
@@ -220,8 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.store is not None and not args.store.strip():
         ap.error("--store: an empty path")
     path = default_store_path(profile.name) if args.store is None else Path(args.store)
-    if args.command == "status" and not path.is_file():
-        ap.error(f"--store: no results store at {path} (a run creates it)")
+    if not path.is_file():
+        shipped = FIGURES_DIR / profile.name / TABLE_NAME
+        hint = (f"; {shipped.relative_to(REPO_ROOT)} holds results shipped with the "
+                f"package: python -m gs.results restore --profile {profile.name} puts them "
+                "into the store, so a run goes on from them" if shipped.is_file() else "")
+        if args.command == "status":
+            ap.error(f"--store: no results store at {path} (a run creates it){hint}")
+        if hint and args.store is None:
+            print(f"no results store at {path}: computing from scratch{hint}", flush=True)
     try:
         store = default_store(profile.name, path)
         plan = notebook_tasks(profile, store)

@@ -51,9 +51,6 @@ NOTEBOOKS = ("02_cut_selection", "03_compressed_sensing", "04_baselines", "05_qu
 #: The notebook whose validation sweep chooses the cut of the others.
 CUT_SWEEP = "02_cut_selection"
 
-#: Notebooks whose figures keep each recovered image (03's curves, for 05's grids): a
-#: sweep run outside the notebooks (``python -m gs.sweep run``) stores their images too.
-KEEP_IMAGES = ("03_compressed_sensing", "05_qualitative")
 
 
 @contextmanager
@@ -131,6 +128,21 @@ def notebook_tasks(profile: Profile, store=None) -> dict[str, list[Task]]:
                 new.append(t)
         out[stem] = new
     return out
+
+
+def kept_image_keys(profile: Profile, store=None) -> set[str]:
+    """The tasks of a ``profile`` run whose recovered image the store keeps: those 05's
+    grids show (03 computes them, with their images, before 05 draws them), at the cuts
+    ``store`` chose (as :func:`notebook_tasks`). A sweep run outside the notebooks
+    (``python -m gs.sweep run``) keeps the same images."""
+    from gs.figures.images import qualitative_tasks
+    from gs.sweep.store import ResultsStore
+
+    families = list(profile.models)
+    with _planning():
+        store = store if store is not None else ResultsStore(":memory:")
+        return {t.key for t in qualitative_tasks(profile, chosen_cuts(profile, store, families),
+                                                 families)}
 
 
 # ------------------------------------------------------------------ calibration

@@ -39,7 +39,7 @@ import json
 import math
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
 import torch
@@ -292,6 +292,14 @@ def recover_images(tasks: Sequence[Task], device: str = "auto",
     return out
 
 
+def kept_images(tasks: Sequence[Task], keep_images: bool | Collection[str]) -> set[str]:
+    """The keys of ``tasks`` whose recovered image is kept: all with True, none with False,
+    else those named in ``keep_images``."""
+    if isinstance(keep_images, bool):
+        return {t.key for t in tasks} if keep_images else set()
+    return {t.key for t in tasks} & set(keep_images)
+
+
 def run_sweep(
     tasks: Sequence[Task],
     store: ResultsStore,
@@ -300,7 +308,7 @@ def run_sweep(
     device: str = "auto",
     max_batch: int | None = None,
     progress: bool = True,
-    keep_images: bool = False,
+    keep_images: bool | Collection[str] = False,
 ):
     """Run every task that is not in ``store`` yet and return the rows of ``tasks``.
 
@@ -320,8 +328,9 @@ def run_sweep(
             configurations).
         progress: a tqdm bar over batches.
         keep_images: also store each recovered image (8-bit PNG, see
-            :meth:`ResultsStore.images`), e.g. for qualitative figures; a task stored
-            without its image is run again to get it (its record is kept as it was).
+            :meth:`ResultsStore.images`), e.g. for qualitative figures: True for every
+            task, or the keys of the tasks whose image to keep; a task stored without an
+            image it should keep is run again to get it (its record is kept as it was).
 
     Returns:
         :class:`pandas.DataFrame`: the store's rows for ``tasks``, in task order.
@@ -339,26 +348,34 @@ def run_sweep(
     stale = {t.key for t in tasks if t.key in stored} - done
     if stale:
         store.drop(stale)
-    if keep_images:
-        done &= store.image_keys()
+    keep = kept_images(tasks, keep_images)
+    done -= keep - store.image_keys()
     todo = batches([t for t in tasks if t.key not in done], max_batch)
-    run = functools.partial(run_batch, device=device, keep_images=keep_images)
+
+    def job(batch: list[Task]):  # of the module-level run_batch: picklable, for processes
+        return functools.partial(run_batch, batch, device,
+                                 keep_images=any(t.key in keep for t in batch))
+
+    def kept(records: list[dict]) -> list[dict]:  # a batch computes every image or none
+        return [{k: v for k, v in r.items() if k != "image_png" or r["key"] in keep}
+                for r in records]
+
     failures: list[tuple[list[Task], BaseException]] = []
     bar = tqdm(total=len(todo), desc="sweep", unit="batch", disable=not progress)
     try:
         if executor is None:
             for batch in todo:
                 try:
-                    store.add(run(batch))
+                    store.add(kept(job(batch)()))
                 except Exception as exc:  # record it, go on with the other batches
                     failures.append((batch, exc))
                 bar.update(1)
         else:
-            futures = {executor.submit(run, batch): batch for batch in todo}
+            futures = {executor.submit(job(batch)): batch for batch in todo}
             try:
                 for fut in cf.as_completed(futures):
                     try:
-                        store.add(fut.result())
+                        store.add(kept(fut.result()))
                     except Exception as exc:
                         failures.append((futures[fut], exc))
                     bar.update(1)
